@@ -1,0 +1,77 @@
+"""The `evqa` command. Subcommands live in their own modules and are imported only when chosen, so
+`evqa eval` never pays for importing torch.
+
+Each subcommand module defines:
+    build_parser(prog: str) -> argparse.ArgumentParser
+    run(args: argparse.Namespace) -> int          (the exit code)
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+from evqa.errors import EvqaError
+
+# name -> (module under evqa.cli, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "eval": ("evqa.cli.eval_gen", "score generative ST-Evidence predictions (QA, temporal, masks)"),
+    "eval-mcq": ("evqa.cli.eval_mcq", "score ST-Evidence multiple-choice predictions"),
+    "synth": ("evqa.cli.synth", "generate the ST-Evidence-Synth benchmark and instruct data"),
+    "data": ("evqa.cli.data", "download, check and prepare real data (download, check, boxes-to-masks, ...)"),
+    "model": ("evqa.cli.model", "build model checkpoints (model init --preset ...)"),
+    "predict": ("evqa.cli.predict", "answer one question about one video, with segments and masks"),
+    "convert-unipixel": ("evqa.cli.convert", "convert a released UniPixel checkpoint into an EVQA checkpoint"),
+    "infer": ("evqa.cli.infer", "run a model or baseline over the benchmark and write predictions"),
+    "train": ("evqa.cli.train", "fine-tune the EVQA model from an experiment YAML"),
+    "demo": ("evqa.cli.demo", "synthetic data -> train tiny model -> infer -> score, on CPU"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: evqa <command> [options]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run `evqa <command> --help` for the options of one command."]
+    return "\n".join(lines)
+
+
+def run_command(name: str, argv: list[str], prog: str | None = None) -> int:
+    """Parse `argv` for subcommand `name` and run it; typed errors become one line on stderr.
+
+    Also used by the upstream-named scripts under benchmark/, which pass their own `prog`.
+    """
+    module = importlib.import_module(COMMANDS[name][0])
+    parser = module.build_parser(prog or f"evqa {name}")
+    args = parser.parse_args(argv)
+    try:
+        return int(module.run(args) or 0)
+    except EvqaError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from evqa import __version__
+
+        print(f"evqa {__version__}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"error: unknown command '{name}'\n\n{_usage()}", file=sys.stderr)
+        return 2
+    return run_command(name, rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Mask IO in every layout EVQA reads or writes — the one place masks touch the disk.
+
+Layouts (DESIGN.md §2):
+  * PNG folder, GT:   <root>/<entry_id>/<frame:05d>.png
+  * PNG folder, pred: <root>/<entry_id>/masks/<frame:05d>.png      (upstream prediction layout)
+  * RLE JSON:         <root>/<entry_id>.json  = {"entry_id", "fps", "size": [H, W], "frames": {"<frame>": RLE}}
+Frame numbers are indices on the video's 6-fps timeline. A PNG pixel is foreground iff it is non-zero in
+any channel (objects are unioned). Masks in memory are `bool` arrays of shape (H, W).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from pycocotools import mask as mask_utils
+
+from evqa.errors import DataError
+
+_FRAME_PNG = re.compile(r"^(\d+)\.png$")
+
+
+def read_mask_png(path: str | os.PathLike) -> np.ndarray:
+    """Read a mask PNG. Returns bool (H, W); any non-zero pixel in any channel is foreground."""
+    try:
+        with Image.open(path) as img:
+            arr = np.asarray(img)
+    except (OSError, ValueError) as err:
+        raise DataError(f"cannot read mask PNG ({err})", path=path) from None
+    if arr.ndim == 3:
+        return arr.any(axis=2)
+    return arr != 0
+
+
+def write_mask_png(path: str | os.PathLike, mask: np.ndarray) -> None:
+    """Write a (H, W) mask as an 8-bit PNG with 0 = background, 255 = foreground (parents created)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(mask, dtype=bool).astype(np.uint8) * 255).save(path)
+
+
+def rle_encode(mask: np.ndarray) -> dict:
+    """COCO RLE of a (H, W) mask: {"size": [H, W], "counts": str} (JSON-serialisable)."""
+    rle = mask_utils.encode(np.asfortranarray(np.asarray(mask, dtype=np.uint8)))
+    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
+
+
+def rle_decode(rle: dict, expected_size: tuple[int, int] | None = None, *, where: str | None = None) -> np.ndarray:
+    """Decode a COCO RLE (compressed string or uncompressed list counts) to bool (H, W).
+
+    Raises DataError if it is malformed or its size differs from `expected_size` (H, W).
+    """
+    try:
+        size = [int(v) for v in rle["size"]]
+        counts = rle["counts"]
+        if isinstance(counts, list):
+            if sum(int(c) for c in counts) != size[0] * size[1]:
+                raise ValueError("run lengths do not add up to H*W")
+            coded = mask_utils.frPyObjects({"size": size, "counts": counts}, size[0], size[1])
+        else:
+            coded = {"size": size, "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+        mask = mask_utils.decode(coded).astype(bool)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise DataError(f"malformed RLE ({err})", path=where) from None
+    if mask.shape != tuple(size):
+        raise DataError(f"RLE decodes to {mask.shape}, header says {tuple(size)}", path=where)
+    if expected_size is not None and tuple(size) != tuple(expected_size):
+        raise DataError(f"RLE size {tuple(size)} differs from the expected {tuple(expected_size)}", path=where)
+    return mask
+
+
+@dataclass
+class RleMasks:
+    """The masks of one entry as stored in an RLE JSON file. `frames` maps frame index -> RLE dict."""
+
+    entry_id: str
+    size: tuple[int, int]
+    fps: float = 6.0
+    frames: dict[int, dict] = field(default_factory=dict)
+
+    def decode(self, frame: int) -> np.ndarray:
+        return rle_decode(self.frames[frame], self.size, where=f"{self.entry_id} frame {frame}")
+
+
+def write_rle_json(path: str | os.PathLike, entry_id: str, masks: dict[int, np.ndarray], *,
+                   size: tuple[int, int] | None = None, fps: float = 6.0) -> None:
+    """Write {frame: (H, W) mask} as one RLE JSON file (keys sorted, so output bytes are deterministic)."""
+    if size is None:
+        if not masks:
+            raise ValueError("size is required when there are no masks")
+        size = next(iter(masks.values())).shape[:2]
+    frames = {}
+    for frame in sorted(masks):
+        if masks[frame].shape[:2] != tuple(size):
+            raise ValueError(f"frame {frame} has shape {masks[frame].shape}, expected {tuple(size)}")
+        frames[str(int(frame))] = rle_encode(masks[frame])
+    payload = {"entry_id": entry_id, "fps": float(fps), "size": [int(size[0]), int(size[1])], "frames": frames}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(f"{path}.tmp")
+    tmp.write_text(json.dumps(payload, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def read_rle_json(path: str | os.PathLike) -> RleMasks:
+    """Read an RLE JSON mask file; raises DataError naming the file and field if malformed."""
+    try:
+        payload = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise DataError("file not found", path=path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataError(f"not valid JSON ({err})", path=path) from None
+    if not isinstance(payload, dict):
+        raise DataError("top level must be an object", path=path)
+    for key in ("size", "frames"):
+        if key not in payload:
+            raise DataError("missing field", path=path, field=key)
+    try:
+        size = (int(payload["size"][0]), int(payload["size"][1]))
+        frames = {int(k): v for k, v in payload["frames"].items()}
+    except (TypeError, ValueError, IndexError, AttributeError) as err:
+        raise DataError(f"malformed ({err})", path=path, field="size/frames") from None
+    entry_id = str(payload.get("entry_id", Path(path).stem))
+    return RleMasks(entry_id=entry_id, size=size, fps=float(payload.get("fps", 6.0)), frames=frames)
+
+
+class MaskStore:
+    """Read-only access to the masks under a root folder, whatever the layout of each entry.
+
+    For entry `e` it looks, in order, for `<root>/e.json` (RLE), `<root>/e/masks/*.png` (upstream
+    prediction layout) and `<root>/e/*.png` (GT layout). Nothing is decoded until `load` is called.
+    """
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self._rle_cache: dict[str, RleMasks] = {}
+
+    def _png_dir(self, entry_id: str) -> Path | None:
+        base = self.root / entry_id
+        if (base / "masks").is_dir():
+            return base / "masks"
+        if base.is_dir():
+            return base
+        return None
+
+    def _rle(self, entry_id: str) -> RleMasks | None:
+        if entry_id not in self._rle_cache:
+            path = self.root / f"{entry_id}.json"
+            if not path.is_file():
+                return None
+            self._rle_cache[entry_id] = read_rle_json(path)
+        return self._rle_cache[entry_id]
+
+    def has(self, entry_id: str) -> bool:
+        """True if the entry has an RLE file or a PNG folder (possibly empty)."""
+        return (self.root / f"{entry_id}.json").is_file() or self._png_dir(entry_id) is not None
+
+    def frames(self, entry_id: str) -> list[int]:
+        """Sorted frame indices that have a mask for this entry ([] if the entry is absent)."""
+        rle = self._rle(entry_id)
+        if rle is not None:
+            return sorted(rle.frames)
+        folder = self._png_dir(entry_id)
+        if folder is None:
+            return []
+        return sorted(int(m.group(1)) for name in os.listdir(folder) if (m := _FRAME_PNG.match(name)))
+
+    def load(self, entry_id: str, frame: int) -> np.ndarray | None:
+        """The bool (H, W) mask of one frame, or None if that frame has no mask."""
+        rle = self._rle(entry_id)
+        if rle is not None:
+            return rle.decode(frame) if frame in rle.frames else None
+        folder = self._png_dir(entry_id)
+        if folder is None:
+            return None
+        path = folder / f"{frame:05d}.png"
+        return read_mask_png(path) if path.is_file() else None
