@@ -1,0 +1,135 @@
+"""Region similarity J and DAVIS boundary F-measure for one frame — pure functions over (H, W) masks.
+
+Definitions follow the DAVIS 2017 evaluation (`db_eval_iou`, `db_eval_boundary`, bound_th = 0.008):
+  * J = |P ∩ G| / |P ∪ G|; both masks empty -> 1.
+  * boundary map by the `seg2bmap` rule: a pixel is on the boundary when it differs from its right, lower or
+    lower-right neighbour; on the last row only the right neighbour counts, on the last column only the lower
+    one, and the bottom-right pixel is never a boundary (so a full-frame mask has no boundary at all);
+  * tolerance bound_pix = ceil(bound_th * ||(H, W)||_2) pixels, matching by dilation with the disk
+    {(dx, dy): dx^2 + dy^2 <= r^2} (skimage.morphology.disk semantics);
+  * precision = matched predicted boundary pixels / predicted boundary pixels, recall likewise for GT;
+    both boundaries empty -> P = R = 1; only GT empty -> P = 0, R = 1; only prediction empty -> P = 1, R = 0;
+    F = 2PR / (P + R), 0 when P + R = 0.
+
+Speed: every operation is restricted to the bounding box of the two masks grown by one pixel (boundary
+pixels and the pixels that decide them lie inside it), and dilation in that crop is exact because boundary
+pixels outside it do not exist. `cv2.dilate` with the exact disk does the morphology.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+BOUND_TH = 0.008
+
+
+def boundary_radius(shape: tuple[int, int], bound_th: float = BOUND_TH) -> int:
+    """Tolerance in pixels: `bound_th` itself if >= 1, else ceil(bound_th * sqrt(H^2 + W^2))."""
+    if bound_th >= 1:
+        return int(bound_th)
+    return int(math.ceil(bound_th * float(np.linalg.norm(shape[:2]))))
+
+
+@lru_cache(maxsize=32)
+def disk(radius: int) -> np.ndarray:
+    """uint8 (2r+1, 2r+1) disk: 1 where dx^2 + dy^2 <= r^2 (skimage.morphology.disk semantics)."""
+    offsets = np.arange(-radius, radius + 1)
+    kernel = (offsets[None, :] ** 2 + offsets[:, None] ** 2) <= radius**2
+    kernel = kernel.astype(np.uint8)
+    kernel.setflags(write=False)
+    return kernel
+
+
+def seg2bmap(mask: np.ndarray) -> np.ndarray:
+    """One-pixel-wide boundary map of a (H, W) mask by the DAVIS `seg2bmap` rule. Returns bool (H, W)."""
+    seg = np.asarray(mask).astype(bool, copy=False)
+    out = np.zeros(seg.shape, dtype=bool)
+    core = seg[:-1, :-1]
+    np.not_equal(core, seg[:-1, 1:], out=out[:-1, :-1])
+    out[:-1, :-1] |= core != seg[1:, :-1]
+    out[:-1, :-1] |= core != seg[1:, 1:]
+    out[-1, :-1] = seg[-1, :-1] != seg[-1, 1:]
+    out[:-1, -1] = seg[:-1, -1] != seg[1:, -1]
+    return out
+
+
+def jaccard(pred: np.ndarray, gt: np.ndarray) -> float:
+    """J = |P ∩ G| / |P ∪ G| of two (H, W) masks (non-zero = foreground); 1.0 when both are empty."""
+    return jaccard_and_boundary_f(pred, gt)[0]
+
+
+def boundary_f(pred: np.ndarray, gt: np.ndarray, bound_th: float = BOUND_TH) -> float:
+    """DAVIS boundary F-measure of two (H, W) masks (see the module docstring for the exact rule)."""
+    return jaccard_and_boundary_f(pred, gt, bound_th)[1]
+
+
+def _as_u8(mask: np.ndarray) -> np.ndarray:
+    mask = np.asarray(mask)
+    if mask.dtype == np.bool_:
+        return mask.view(np.uint8)
+    return (mask != 0).view(np.uint8)
+
+
+def _f_from_counts(n_pred: int, n_gt: int, pred_hits: int, gt_hits: int) -> float:
+    if n_pred == 0 and n_gt == 0:
+        precision, recall = 1.0, 1.0
+    elif n_pred == 0:
+        precision, recall = 1.0, 0.0
+    elif n_gt == 0:
+        precision, recall = 0.0, 1.0
+    else:
+        precision, recall = pred_hits / float(n_pred), gt_hits / float(n_gt)
+    if precision + recall == 0:
+        return 0.0
+    return 2 * precision * recall / (precision + recall)
+
+
+def _crop_box(union: np.ndarray) -> tuple[slice, slice] | None:
+    """Rows/cols of the union's bounding box grown by one pixel on each side (clipped), None if empty."""
+    x, y, w, h = cv2.boundingRect(union)
+    if w == 0 or h == 0:
+        return None
+    rows, cols = union.shape
+    return slice(max(0, y - 1), min(rows, y + h + 1)), slice(max(0, x - 1), min(cols, x + w + 1))
+
+
+def jaccard_and_boundary_f(
+    pred: np.ndarray, gt: np.ndarray, bound_th: float = BOUND_TH
+) -> tuple[float, float]:
+    """(J, F) of one frame; pred and gt are (H, W) masks of the same shape (any dtype, non-zero = fg).
+
+    Identical to the DAVIS 2017 toolkit values (to floating-point round-off) but computed inside the
+    bounding box of the two masks. Raises ValueError if the shapes differ.
+    """
+    pred_u8, gt_u8 = _as_u8(pred), _as_u8(gt)
+    if pred_u8.shape != gt_u8.shape or pred_u8.ndim != 2:
+        raise ValueError(f"mask shapes differ: prediction {pred_u8.shape}, ground truth {gt_u8.shape}")
+    box = _crop_box(cv2.bitwise_or(pred_u8, gt_u8))
+    if box is None:
+        return 1.0, 1.0
+    p, g = pred_u8[box], gt_u8[box]
+    inter = cv2.countNonZero(cv2.bitwise_and(p, g))
+    union = cv2.countNonZero(cv2.bitwise_or(p, g))
+    j = inter / union
+    bp, bg = seg2bmap(p).view(np.uint8), seg2bmap(g).view(np.uint8)
+    n_pred, n_gt = cv2.countNonZero(bp), cv2.countNonZero(bg)
+    if n_pred == 0 or n_gt == 0:
+        return j, _f_from_counts(n_pred, n_gt, 0, 0)
+    kernel = disk(boundary_radius(pred_u8.shape, bound_th))
+    pred_hits = cv2.countNonZero(cv2.bitwise_and(bp, cv2.dilate(bg, kernel)))
+    gt_hits = cv2.countNonZero(cv2.bitwise_and(bg, cv2.dilate(bp, kernel)))
+    return j, _f_from_counts(n_pred, n_gt, pred_hits, gt_hits)
+
+
+def jaccard_and_boundary_f_upstream(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
+    """(J, F) as the published ST-Evidence evaluator scores one frame: if either mask is empty the frame
+    scores (1, 1) when both are and (0, 0) otherwise — even where DAVIS would give F = 1 (a full-frame mask
+    has no boundary); otherwise the DAVIS values."""
+    pred_any, gt_any = bool(np.any(pred)), bool(np.any(gt))
+    if not (pred_any and gt_any):
+        return (1.0, 1.0) if pred_any == gt_any else (0.0, 0.0)
+    return jaccard_and_boundary_f(pred, gt)
