@@ -47,3 +47,79 @@ def format_target(letter: str, segments: Sequence[Sequence[float]], *, with_seg:
     if with_seg:
         text += f" Spatial Evidence: {SEG_TOKEN}."
     return text
+
+
+# --- baseline prompts: what `evqa infer` asks general-purpose models (GPT, Gemini, Qwen, InternVL ...) ---
+
+VIDEO_PREAMBLE = (
+    "You are given a video as a sequence of frames; the time of each frame in seconds is written before it."
+)
+GEN_JSON_SCHEMA = (
+    '{"answer": "<letter>", "temporal_evidence": [[start_seconds, end_seconds], ...], '
+    '"referring_expressions": ["<short phrase naming one evidence object>", ...]}'
+)
+
+
+def gen_single_turn_prompt(question: str, candidates: Sequence[str]) -> str:
+    """Generative task, one turn: answer, temporal evidence (seconds) and referring expressions as JSON."""
+    return (
+        f"Question: {question.strip()}\nOptions:\n{format_options(candidates)}\n\n"
+        "Answer the question, give the time segments of the video (in seconds) that show the evidence for "
+        "your answer, and name each object that is evidence for it with a short referring expression that "
+        "identifies it uniquely in the video.\n"
+        f"Reply with JSON only, in this form: {GEN_JSON_SCHEMA}"
+    )
+
+
+def gen_multi_turn_prompts(question: str, candidates: Sequence[str]) -> list[str]:
+    """Generative task, three turns: the answer letter, then the segments, then the referring expressions."""
+    return [
+        f"Question: {question.strip()}\nOptions:\n{format_options(candidates)}\n\n"
+        "Answer with the option's letter only.",
+        "Which time segments of the video (in seconds) show the evidence for your answer? "
+        "Reply with a JSON list only, e.g. [[2.0, 5.5], [9.0, 11.0]].",
+        "Name each object that is evidence for your answer with a short referring expression that "
+        'identifies it uniquely in the video. Reply with a JSON list of strings only, e.g. ["the red car"].',
+    ]
+
+
+def mcq_qa_prompt(question: str, options: Sequence[str]) -> str:
+    """MCQ task `qa`: pick the answer among the options (A-E)."""
+    return (
+        f"Question: {question.strip()}\nOptions:\n{format_options(options)}\n\n"
+        "Answer with the option's letter only."
+    )
+
+
+def mcq_time_evidence_prompt(
+    question: str, answer: str, segment_options: Sequence[Sequence[Sequence[float]]]
+) -> str:
+    """MCQ task `time_evidence`: which list of time segments (seconds) supports the given answer (A-D)."""
+    options = [format_segments(segments) for segments in segment_options]
+    return (
+        f"Question: {question.strip()}\nAnswer: {answer.strip()}\n\n"
+        "Which option lists the time segments of the video (in seconds) that show the evidence for this "
+        f"answer?\nOptions:\n{format_options(options)}\n\nAnswer with the option's letter only."
+    )
+
+
+def mcq_spatial_evidence_prompt(question: str, answer: str, num_options: int) -> str:
+    """MCQ task `spatial_evidence`: which of the option images (shown after the video, labelled A-D)
+    highlights the objects that support the given answer."""
+    labels = ", ".join(letter_of(i) for i in range(num_options))
+    return (
+        f"Question: {question.strip()}\nAnswer: {answer.strip()}\n\n"
+        f"After the video you are shown {num_options} images labelled {labels}; each highlights a region "
+        "of one frame. Which image highlights the objects that are the evidence for this answer?\n"
+        "Answer with the option's letter only."
+    )
+
+
+def frame_label(timestamp: float) -> str:
+    """The text placed before a frame for frame-based models: 'Frame at 2.5 s:'."""
+    return f"Frame at {float(timestamp):.1f} s:"
+
+
+def image_label(label: str) -> str:
+    """The text placed before an extra option image: 'Image A:'."""
+    return f"Image {label}:"

@@ -1,0 +1,125 @@
+"""GPT adapter (openai client): frames as base64 JPEG image parts, each preceded by its time in seconds.
+
+Reasoning models (o1/o3/o4-*, gpt-5*) take `max_completion_tokens` and no sampling parameters; the others
+get `max_tokens` and temperature 0. The key comes only from OPENAI_API_KEY; the endpoint from `base_url`
+or OPENAI_BASE_URL. The client's own retries are off: the runner's retry policy owns them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from evqa import prompts
+from evqa.baselines.base import BaselineModel, Request, Response
+from evqa.baselines.media import jpeg_data_url
+from evqa.baselines.registry import register_model
+from evqa.baselines.retry import RETRYABLE_STATUS, RetryableApiError, parse_retry_after
+from evqa.errors import ApiError, BackendUnavailableError, ConfigError
+
+REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
+
+def is_reasoning_model(model_id: str) -> bool:
+    """True for model names that reject `temperature` / `max_tokens` (o-series and gpt-5 family)."""
+    name = model_id.lower().rsplit("/", 1)[-1]
+    return name.startswith(REASONING_PREFIXES)
+
+
+def build_messages(request: Request, image_detail: str = "auto") -> list[dict[str, Any]]:
+    """Chat messages for `request`: the first user turn carries the timestamped frames and extra images."""
+    parts: list[dict[str, Any]] = [{"type": "text", "text": prompts.VIDEO_PREAMBLE}]
+    frames = [] if request.frames is None else request.frames
+    for frame, t in zip(frames, request.timestamps if request.timestamps is not None else [], strict=True):
+        parts.append({"type": "text", "text": prompts.frame_label(t)})
+        parts.append(
+            {"type": "image_url", "image_url": {"url": jpeg_data_url(frame), "detail": image_detail}}
+        )
+    for label, image in request.images:
+        parts.append({"type": "text", "text": prompts.image_label(label)})
+        parts.append(
+            {"type": "image_url", "image_url": {"url": jpeg_data_url(image), "detail": image_detail}}
+        )
+    turns = [*request.history, (request.prompt, None)]
+    messages: list[dict[str, Any]] = []
+    for i, (user, assistant) in enumerate(turns):
+        content = [*parts, {"type": "text", "text": user}] if i == 0 else user
+        messages.append({"role": "user", "content": content})
+        if assistant is not None:
+            messages.append({"role": "assistant", "content": assistant})
+    return messages
+
+
+def _usage(usage: Any) -> dict[str, int]:
+    if usage is None:
+        return {}
+    out = {k: int(getattr(usage, k)) for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+           if isinstance(getattr(usage, k, None), int)}  # fmt: skip
+    details = getattr(usage, "completion_tokens_details", None)
+    if details is not None and isinstance(getattr(details, "reasoning_tokens", None), int):
+        out["reasoning_tokens"] = int(details.reasoning_tokens)
+    return out
+
+
+@register_model("gpt")
+class GptModel(BaselineModel):
+    """OpenAI chat-completions model. Options: base_url, image_detail ('auto'|'low'|'high'), temperature."""
+
+    default_concurrency = 16
+
+    def __init__(self, model: str | None = "gpt-4o", *, base_url: str | None = None, image_detail: str = "auto",
+                 temperature: float = 0.0, **kwargs: Any):  # fmt: skip
+        super().__init__(model, **kwargs)
+        try:
+            import openai
+        except ImportError as err:
+            raise BackendUnavailableError("the gpt adapter needs `pip install openai`") from err
+        if not os.environ.get("OPENAI_API_KEY"):
+            raise ConfigError("set the OPENAI_API_KEY environment variable", field="OPENAI_API_KEY")
+        self._openai = openai
+        # max_retries=0: retries, backoff and Retry-After are the runner's job (evqa.baselines.retry)
+        self.client = openai.OpenAI(base_url=base_url or os.environ.get("OPENAI_BASE_URL"), max_retries=0)
+        self.image_detail = image_detail
+        self.temperature = temperature
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "reasoning": is_reasoning_model(self.model_id)}
+
+    def generation_kwargs(self, max_new_tokens: int) -> dict[str, Any]:
+        """The token-budget / sampling arguments this model accepts."""
+        if is_reasoning_model(self.model_id):
+            return {"max_completion_tokens": max_new_tokens}
+        return {"max_tokens": max_new_tokens, "temperature": self.temperature}
+
+    def generate_inner(self, request: Request) -> Response:
+        try:
+            completion = self.client.chat.completions.create(
+                model=self.model_id, messages=build_messages(request, self.image_detail),
+                timeout=request.timeout, **self.generation_kwargs(request.max_new_tokens),
+            )  # fmt: skip
+        except Exception as err:  # noqa: BLE001 - translated into the runner's retry vocabulary
+            raise self._translate(err) from None
+        if not getattr(completion, "choices", None):
+            raise RetryableApiError("response has no choices")
+        choice = completion.choices[0]
+        text = choice.message.content or ""
+        meta = {"finish_reason": choice.finish_reason, "response_model": getattr(completion, "model", None)}
+        return Response(text=text, usage=_usage(completion.usage), meta=meta)
+
+    def _translate(self, err: Exception) -> Exception:
+        openai = self._openai
+        if isinstance(err, openai.APIStatusError):
+            status = err.status_code
+            headers = err.response.headers
+            retry_after = parse_retry_after(headers.get("retry-after"))
+            if retry_after is None and headers.get("retry-after-ms"):
+                retry_after = (parse_retry_after(headers.get("retry-after-ms")) or 0.0) / 1000.0
+            message = f"HTTP {status} from the OpenAI API: {err.message}"
+            if status in RETRYABLE_STATUS:
+                return RetryableApiError(message, status=status, retry_after=retry_after)
+            return ApiError(message, status=status)
+        if isinstance(err, (openai.APITimeoutError, openai.APIConnectionError)):
+            return RetryableApiError(f"{type(err).__name__}: {err}")
+        if isinstance(err, (openai.APIResponseValidationError, ValueError)):  # malformed JSON body
+            return RetryableApiError(f"malformed response: {type(err).__name__}: {err}")
+        return err

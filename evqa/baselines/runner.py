@@ -1,0 +1,151 @@
+"""The one inference loop of EVQA: every model, every task.
+
+`run_items` takes work items and a `process(item) -> record` function and owns everything around it:
+sharding, resume (skip finished entries, re-run failed ones), N calls in flight, the progress bar, one
+JSONL line per finished item, secret redaction, and the final JSON. `run_inference` wires a model and a task
+(`evqa.baselines.tasks`) into it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm import tqdm
+
+from evqa.baselines.store import JsonlWriter, collect_records, is_finished, merge_outputs, shard_jsonl_path
+from evqa.errors import ConfigError, EvqaError
+
+log = logging.getLogger(__name__)
+
+SECRET_ENV_VARS = ("OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+
+def redact(value: Any) -> Any:
+    """Replace every API key found in the environment by '***' inside strings, lists and dicts."""
+    secrets = [os.environ[k] for k in SECRET_ENV_VARS if len(os.environ.get(k, "")) >= 4]
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "***")
+        return value
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    return value
+
+
+def resolve_shard(num_shards: int | None, shard_index: int | None) -> tuple[int, int]:
+    """(shard_index, num_shards) from the flags, else torchrun's RANK / WORLD_SIZE, else (0, 1)."""
+    if num_shards is None:
+        num_shards = int(os.environ.get("WORLD_SIZE", "1"))
+        shard_index = int(os.environ.get("RANK", "0")) if shard_index is None else shard_index
+    shard_index = 0 if shard_index is None else shard_index
+    if num_shards < 1 or not 0 <= shard_index < num_shards:
+        raise ConfigError(f"shard index {shard_index} is not in 0..{num_shards - 1}", field="--shard_index")
+    return shard_index, num_shards
+
+
+@dataclass
+class RunSummary:
+    """What a run did: counts of items and where the outputs are."""
+
+    total: int = 0
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    jsonl_path: str = ""
+    out_path: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _failure(err: BaseException, started: float) -> dict[str, Any]:
+    if isinstance(err, EvqaError):
+        message = f"{type(err).__name__}: {err}"
+    else:  # an unexpected bug: keep the place it happened for the user's report
+        message = f"{type(err).__name__}: {err} | {traceback.format_exception(err)[-2].strip()}"
+    return {"parsed_response": None, "raw_response": None, "error": message,
+            "meta": {"elapsed_s": round(time.perf_counter() - started, 3)}}  # fmt: skip
+
+
+def _guarded(process: Callable[[Any], dict[str, Any]], item: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        record = process(item)
+    except Exception as err:  # noqa: BLE001 - one item's failure is recorded, the run goes on
+        return _failure(err, started)
+    record.setdefault("error", None)
+    record.setdefault("meta", {})["elapsed_s"] = round(time.perf_counter() - started, 3)
+    return record
+
+
+def run_items(
+    items: Sequence[tuple[str, Any]],
+    process: Callable[[Any], dict[str, Any]],
+    out_path: str | os.PathLike,
+    *,
+    concurrency: int = 1,
+    shard_index: int | None = None,
+    num_shards: int | None = None,
+    progress: bool = True,
+    write_final: bool | None = None,
+) -> RunSummary:
+    """Run `process` over `items` ((entry_id, payload) pairs in benchmark order) and store the records.
+
+    Each shard takes items[i::K]; entries finished in any file of this output are skipped; each new
+    record is appended to the shard's JSONL as soon as it is done. The final JSON (`out_path`) is written
+    atomically at the end of an unsharded run (`write_final=None`); sharded runs leave it to `merge_outputs`.
+    """
+    shard_index, num_shards = resolve_shard(num_shards, shard_index)
+    mine = list(items)[shard_index::num_shards]
+    existing = collect_records(out_path)
+    todo = [(k, p) for k, p in mine if not (k in existing and is_finished(existing[k]))]
+    summary = RunSummary(total=len(mine), skipped=len(mine) - len(todo))
+    jsonl = shard_jsonl_path(out_path, shard_index, num_shards)
+    summary.jsonl_path = str(jsonl)
+    if summary.skipped:
+        log.info("resuming: %d of %d entries already finished", summary.skipped, len(mine))
+    with JsonlWriter(jsonl) as writer, tqdm(total=len(todo), disable=not progress, desc="infer") as bar:
+        for key, record in _iterate(todo, process, max(1, concurrency)):
+            record = redact(record)
+            writer.append(key, record)
+            if is_finished(record):
+                summary.done += 1
+            else:
+                summary.failed += 1
+                summary.errors[key] = record["error"]
+            bar.update(1)
+    if write_final if write_final is not None else num_shards == 1:
+        merge_outputs(out_path, order=[k for k, _ in items])
+        summary.out_path = str(out_path)
+    return summary
+
+
+def _iterate(todo: list[tuple[str, Any]], process: Callable[[Any], dict[str, Any]], concurrency: int):
+    """Yield (entry_id, record) as items finish, with at most `concurrency` in flight."""
+    if concurrency == 1:
+        for key, payload in todo:
+            yield key, _guarded(process, payload)
+        return
+    pending: dict[Future, str] = {}
+    queue = iter(todo)
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="evqa-infer") as pool:
+        while True:
+            while len(pending) < concurrency:
+                nxt = next(queue, None)
+                if nxt is None:
+                    break
+                pending[pool.submit(_guarded, process, nxt[1])] = nxt[0]
+            if not pending:
+                return
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield pending.pop(future), future.result()
