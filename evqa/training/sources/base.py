@@ -1,0 +1,247 @@
+"""The typed record every training source yields, and the one place its frames and masks are loaded.
+
+A source indexes its annotation files once (cheap: paths, texts, frame numbers) into `SourceItem`s; the
+pixels are decoded only when the mixture asks for one example (`load_example`). Frames are addressed on
+the video's own timeline so the LLM sees true timestamps (seconds).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from evqa.data.masks import rle_decode
+from evqa.errors import DataError
+from evqa.prompts import SEG_TOKEN
+
+DataType = Literal["mask", "text"]
+
+SEG_TARGET = f"It is {SEG_TOKEN}."
+
+
+def segmentation_prompt(expression: str) -> str:
+    """The user turn of a referring-segmentation sample (target: `SEG_TARGET`)."""
+    return f"Please segment the {expression.strip().rstrip('.')} in this video."
+
+
+class MaskTrack:
+    """The mask targets of one item on its frame timeline (the union of the referred objects).
+
+    Subclasses decode lazily: `frames()` lists annotated frame indices, `get(i)` returns bool (H, W) or
+    None when frame i is not annotated.
+    """
+
+    def frames(self) -> list[int]:
+        raise NotImplementedError
+
+    def get(self, index: int) -> np.ndarray | None:
+        raise NotImplementedError
+
+
+class RleTrack(MaskTrack):
+    """Objects given as per-frame COCO RLE lists (`rles[obj][frame]`, None = object absent there).
+
+    dense=True (MeViS, ReVOS, LV-VIS: every frame is annotated): an absent object is an empty mask.
+    dense=False: a frame is annotated only where some object has an RLE.
+    """
+
+    def __init__(self, rles: Sequence[Sequence[dict | None]], *, dense: bool, where: str = ""):
+        self.rles = rles
+        self.dense = dense
+        self.where = where
+
+    def _count(self) -> int:
+        return max((len(r) for r in self.rles), default=0)
+
+    def frames(self) -> list[int]:
+        if self.dense:
+            return list(range(self._count()))
+        return [i for i in range(self._count()) if any(i < len(r) and r[i] is not None for r in self.rles)]
+
+    def get(self, index: int) -> np.ndarray | None:
+        present = [r[index] for r in self.rles if index < len(r) and r[index] is not None]
+        if not present:
+            if not self.dense or index >= self._count():
+                return None
+            size = next((f["size"] for r in self.rles for f in r if f is not None), None)
+            return None if size is None else np.zeros([int(v) for v in size], dtype=bool)
+        return np.logical_or.reduce([rle_decode(rle, where=self.where) for rle in present])
+
+
+class PaletteTrack(MaskTrack):
+    """Palette PNGs (`paths[i]` for frame i, None if not annotated) whose pixel value is the object id."""
+
+    def __init__(self, paths: Sequence[str | None], object_ids: Sequence[int]):
+        self.paths = list(paths)
+        self.object_ids = [int(o) for o in object_ids]
+
+    def frames(self) -> list[int]:
+        return [i for i, p in enumerate(self.paths) if p is not None]
+
+    def get(self, index: int) -> np.ndarray | None:
+        path = self.paths[index] if index < len(self.paths) else None
+        if path is None:
+            return None
+        try:
+            with Image.open(path) as img:
+                ids = np.asarray(img)
+        except (OSError, ValueError) as err:
+            raise DataError(f"cannot read annotation PNG ({err})", path=path) from None
+        if ids.ndim == 3:  # an RGB annotation: objects are not recoverable by id
+            raise DataError("expected a palette (P-mode) PNG with object ids", path=path)
+        return np.isin(ids, self.object_ids)
+
+
+@dataclass
+class FrameRef:
+    """Where the pixels of one item come from.
+
+    kind "images": `paths[i]` is frame i, shown at `timestamps[i]` seconds;
+    kind "video":  `paths[0]` is a video file or a `frame_%04d.jpg` folder decoded by `evqa.data.video`;
+    kind "image":  `paths[0]` is one still image (timestamp 0).
+    """
+
+    kind: Literal["images", "video", "image"]
+    paths: list[str]
+    timestamps: list[float] = field(default_factory=list)
+
+
+@dataclass
+class SourceItem:
+    """One training sample before decoding.
+
+    `masks` decodes the mask targets on the frame timeline of `frames` (sampling prefers its annotated
+    frames for mask items); text items have none.
+    """
+
+    source: str
+    sample_id: str
+    data_type: DataType
+    prompt: str
+    target: str
+    frames: FrameRef
+    masks: MaskTrack | None = None
+
+
+@dataclass
+class TrainExample:
+    """One decoded sample, what the collator hands to `EvqaProcessor.encode_example`.
+
+    frames: uint8 [T, H, W, 3] RGB; timestamps: float64 [T] seconds; mask_targets: bool [T, H, W] or None;
+    mask_valid: bool [T] (False where the frame has no annotation, so its mask loss is skipped) or None.
+    """
+
+    source: str
+    sample_id: str
+    data_type: DataType
+    prompt: str
+    target: str
+    frames: np.ndarray
+    timestamps: np.ndarray
+    mask_targets: np.ndarray | None = None
+    mask_valid: np.ndarray | None = None
+
+
+def choose_frames(
+    num_available: int, num_frames: int, rng: random.Random, preferred: Sequence[int] = ()
+) -> list[int]:
+    """Pick `num_frames` sorted random frame indices out of `num_available` (all of them if fewer).
+
+    When `preferred` (annotated frames) is given and long enough the pick is drawn from it, so every
+    sampled frame of a mask item has a target; otherwise annotated frames come first, then the rest.
+    """
+    if num_available <= 0:
+        raise ValueError("an item needs at least one frame")
+    if num_available <= num_frames:
+        return list(range(num_available))
+    pool = sorted({int(i) for i in preferred if 0 <= int(i) < num_available})
+    if len(pool) >= num_frames:
+        return sorted(rng.sample(pool, num_frames))
+    rest = [i for i in range(num_available) if i not in set(pool)]
+    return sorted(pool + rng.sample(rest, num_frames - len(pool)))
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """uint8 [H, W, 3] RGB of one image file; DataError naming the file if it cannot be read."""
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"))
+    except (OSError, ValueError) as err:
+        raise DataError(f"cannot read image ({err})", path=path) from None
+
+
+def _load_pixels(ref: FrameRef, num_frames: int, rng: random.Random, preferred: Sequence[int]):
+    if ref.kind == "image":
+        return read_image(ref.paths[0])[None], np.zeros(1), [0]
+    if ref.kind == "images":
+        picks = choose_frames(len(ref.paths), num_frames, rng, preferred)
+        frames = np.stack([read_image(ref.paths[i]) for i in picks])
+        return frames, np.asarray([ref.timestamps[i] for i in picks], dtype=np.float64), picks
+    from evqa.data.video import read_frames, video_info
+
+    info = video_info(ref.paths[0])
+    picks = choose_frames(info.num_frames, num_frames, rng, preferred)
+    frames = read_frames(ref.paths[0], np.asarray(picks, dtype=np.int64))
+    return frames, np.asarray(picks, dtype=np.float64) / float(info.fps), picks
+
+
+def load_example(item: SourceItem, num_frames: int, rng: random.Random) -> TrainExample:
+    """Decode `num_frames` random frames of `item` (with true timestamps) and their mask targets."""
+    preferred = item.masks.frames() if item.masks is not None else ()
+    frames, timestamps, picks = _load_pixels(item.frames, num_frames, rng, preferred)
+    mask_targets = mask_valid = None
+    if item.data_type == "mask" and item.masks is not None:
+        height, width = frames.shape[1:3]
+        mask_targets = np.zeros((len(picks), height, width), dtype=bool)
+        mask_valid = np.zeros(len(picks), dtype=bool)
+        for row, index in enumerate(picks):
+            mask = item.masks.get(index)
+            if mask is None:
+                continue
+            if mask.shape != (height, width):
+                raise DataError(
+                    f"mask {mask.shape} differs from frame size {(height, width)}",
+                    path=item.frames.paths[0],
+                    entry=item.sample_id,
+                    field=f"frame {index}",
+                )
+            mask_targets[row], mask_valid[row] = mask, True
+    return TrainExample(
+        item.source,
+        item.sample_id,
+        item.data_type,
+        item.prompt,
+        item.target,
+        frames,
+        timestamps,
+        mask_targets,
+        mask_valid,
+    )
+
+
+def frame_paths(folder: Path, names: Sequence[str], ext: str = ".jpg") -> list[str]:
+    """`folder/<name><ext>` for each frame name (names without extension, as annotation files list them)."""
+    return [str(folder / f"{name}{ext}") for name in names]
+
+
+class Source:
+    """Base of every dataset source: `items` is built once in `__init__`; subclasses only parse files."""
+
+    name = "source"
+    data_type: DataType = "mask"
+
+    def __init__(self, items: list[SourceItem]):
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> SourceItem:
+        return self.items[index]
