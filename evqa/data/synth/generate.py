@@ -1,0 +1,142 @@
+"""Generate an ST-Evidence-Synth root (`generate`), or make sure one exists (`ensure_synth`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from evqa.data.synth.baselines import write_trivial_baselines
+from evqa.data.synth.paths import DEFAULT_ROOT, META_FILE, SynthPaths
+from evqa.data.synth.questions import make_question
+from evqa.data.synth.scenes import render_clip, sample_clip
+from evqa.data.synth.summary import SynthSummary, score_baselines
+from evqa.data.synth.writers import SynthWriter
+from evqa.errors import ConfigError, DataError
+
+DEFAULTS = {"num_train": 300, "num_test": 50, "size": (112, 112), "fps": 6.0}
+_SPLIT_CODE = {"test": 0, "train": 1}
+_OWNED = ("benchmark", "instruct", "baselines", META_FILE)
+
+
+def _prepare_root(out_dir: Path) -> SynthPaths:
+    """Create `out_dir`, or clear the files of an earlier generation there; refuse any other content."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = set(os.listdir(out_dir))
+    if entries and META_FILE not in entries:
+        raise DataError(
+            "folder is not empty and holds no earlier synthetic data; choose another --out", path=out_dir
+        )
+    for name in _OWNED:
+        target = out_dir / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    return SynthPaths(out_dir)
+
+
+def _validate(num_train: int, num_test: int, size: tuple[int, int], fps: float) -> None:
+    if num_train < 0 or num_test < 1:
+        raise ConfigError(f"need num_test >= 1 and num_train >= 0, got {num_test} and {num_train}")
+    height, width = size
+    if height < 48 or width < 48 or height % 2 or width % 2:
+        raise ConfigError(
+            f"size must be even and at least 48x48 (H.264 needs even sizes), got {height}x{width}"
+        )
+    if fps <= 0:
+        raise ConfigError(f"fps must be positive, got {fps}")
+
+
+def generate(
+    out_dir: str | os.PathLike,
+    *,
+    seed: int = 0,
+    num_train: int = DEFAULTS["num_train"],
+    num_test: int = DEFAULTS["num_test"],
+    size: tuple[int, int] = DEFAULTS["size"],
+    fps: float = DEFAULTS["fps"],
+    score: bool = True,
+    progress: bool = True,
+) -> SynthSummary:
+    """Generate the synthetic benchmark (num_test clips) and instruct data (num_train clips) into `out_dir`.
+
+    size = (H, W) pixels, fps = frames per second of the written videos. Clip k of a split depends only
+    on (seed, split, k), so CSV/JSON/PNG bytes are identical for equal arguments. With `score`, the
+    trivial baselines are scored through evqa.eval (skipped with a note if that module is missing).
+    """
+    _validate(num_train, num_test, size, fps)
+    started = time.perf_counter()
+    paths = _prepare_root(Path(out_dir))
+    writer = SynthWriter(paths)
+    height, width = size
+    for split, count in (("test", num_test), ("train", num_train)):
+        for k in tqdm(range(count), desc=f"synth {split}", unit="clip", disable=not progress):
+            rng = np.random.default_rng([seed, _SPLIT_CODE[split], k])
+            spec = sample_clip(rng, f"synth_{split}_{k:04d}", height, width, fps)
+            question = make_question(rng, spec)
+            frames, masks = render_clip(spec)
+            if split == "test":
+                writer.add_test(rng, spec, question, frames, masks)
+            else:
+                writer.add_train(spec, question, frames, masks)
+    writer.finish()
+    baselines = write_trivial_baselines(
+        paths.baselines_dir, writer.items, gt_mask_dir=paths.gt_mask_rle_dir, seed=seed
+    )
+    meta = {"seed": seed, "num_train": num_train, "num_test": num_test, "size": list(size), "fps": fps}
+    paths.meta.write_text(json.dumps(meta, sort_keys=True) + "\n")
+    scores = _try_score(paths, baselines) if score else {}
+    counts = {
+        "benchmark entries": len(writer.gen_rows),
+        "MCQ entries": len(writer.mcq_rows),
+        "instruct entries": len(writer.instruct_rows),
+        "GT mask frames": sum(len(item.gt_frames) for item in writer.items),
+    }
+    return SynthSummary(paths.root, counts, time.perf_counter() - started, baselines, scores)
+
+
+def _try_score(paths: SynthPaths, baselines) -> dict[str, dict]:
+    try:
+        import evqa.eval.st_evidence  # noqa: F401
+    except ImportError:
+        return {}
+    return score_baselines(paths, baselines)
+
+
+def ensure_synth(root: str | os.PathLike = DEFAULT_ROOT, seed: int = 0) -> SynthPaths:
+    """Return the synthetic data under `root`, generating it with default sizes first if it is missing.
+
+    Safe when several processes call it at once: each generates into a private temporary folder next to
+    `root` and renames it into place; the losers of the race discard theirs.
+    """
+    paths = SynthPaths(root)
+    if not paths.is_complete():
+        if paths.root.exists() and any(paths.root.iterdir()):
+            raise DataError(
+                "exists but holds no complete synthetic data (no synth_meta.json); remove it", path=paths.root
+            )
+        paths.root.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{paths.root.name}.", dir=paths.root.parent))
+        try:
+            generate(tmp, seed=seed, score=False, progress=False)
+            if paths.root.exists():
+                paths.root.rmdir()  # an empty leftover; a complete root from a winner makes this fail
+            os.rename(tmp, paths.root)
+        except OSError:
+            if not paths.is_complete():
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    found = json.loads(paths.meta.read_text()).get("seed")
+    if found != seed:
+        raise DataError(
+            f"was generated with seed {found}, not {seed}; remove it or pass its seed", path=paths.root
+        )
+    return paths

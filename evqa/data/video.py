@@ -1,0 +1,364 @@
+"""Video decoding and frame sampling — the one place EVQA turns a video into frames and timestamps.
+
+A "video" is either a file (decoded with decord, else PyAV, else OpenCV) or a frame folder of JPEGs
+(`frame_0001.jpg`, `frame_0002.jpg`, ... as written by ffmpeg; the k-th file in sorted order is frame k-1,
+the upstream `video_frames_6fps/<video>/` layout, assumed to be at `FRAME_FOLDER_FPS`).
+
+Frame i of a video at `video_fps` is shown at time i / video_fps seconds. Every sampler returns the
+indices it chose, so callers always know the true timestamps of the frames a model saw.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from evqa.errors import BackendUnavailableError, DataError
+
+FRAME_FOLDER_FPS = 6.0
+BACKENDS = ("decord", "pyav", "opencv")
+_MODULE_OF = {"decord": "decord", "pyav": "av", "opencv": "cv2"}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """fps (frames/s), num_frames, width and height (pixels), duration = num_frames / fps (seconds)."""
+
+    fps: float
+    num_frames: int
+    width: int
+    height: int
+    duration: float
+
+
+@dataclass
+class SampledFrames:
+    """frames: uint8 [T, H, W, 3] RGB; indices: int64 [T]; timestamps: float64 [T] seconds."""
+
+    frames: np.ndarray
+    indices: np.ndarray
+    timestamps: np.ndarray
+    info: VideoInfo
+
+
+def available_backends() -> list[str]:
+    """The installed file backends, in order of preference."""
+    return [name for name in BACKENDS if importlib.util.find_spec(_MODULE_OF[name]) is not None]
+
+
+def _choose_backend(path: Path, backend: str | None) -> str:
+    if path.is_dir():
+        if backend not in (None, "folder"):
+            raise DataError(f"backend '{backend}' cannot read a frame folder", path=path)
+        return "folder"
+    if not path.is_file():
+        raise DataError("video not found", path=path)
+    if backend is None:
+        installed = available_backends()
+        if not installed:
+            raise BackendUnavailableError("no video decoder installed: pip install decord or av")
+        return installed[0]
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown video backend '{backend}' (choose from {', '.join(BACKENDS)})")
+    if backend not in available_backends():
+        raise BackendUnavailableError(f"video backend '{backend}' is not installed")
+    return backend
+
+
+# ---------------------------------------------------------------- backends
+# Each reader takes sorted unique indices and returns uint8 [T, H, W, 3] RGB in that order.
+
+_SEEK_GAP = 12  # frames; a larger jump seeks (to the keyframe before) instead of decoding through
+
+
+def _folder_files(path: Path) -> list[Path]:
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not files:
+        raise DataError("frame folder has no .jpg/.png frames", path=path)
+    return files
+
+
+def _folder_info(path: Path) -> tuple[float, int, int, int]:
+    files = _folder_files(path)
+    from PIL import Image
+
+    with Image.open(files[0]) as img:
+        width, height = img.size
+    return FRAME_FOLDER_FPS, len(files), width, height
+
+
+def _folder_read(path: Path, indices: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    files = _folder_files(path)
+    _check_range(path, indices, len(files))
+    frames = []
+    for idx in indices:
+        with Image.open(files[idx]) as img:
+            frames.append(np.asarray(img.convert("RGB")))
+    return np.stack(frames)
+
+
+def _check_range(path: Path, indices: np.ndarray, count: int) -> None:
+    if indices[0] < 0 or indices[-1] >= count:
+        raise DataError(f"frame index out of range 0..{count - 1}: {indices.tolist()}", path=path)
+
+
+def _decord_info(path: Path) -> tuple[float, int, int, int]:
+    import decord
+
+    reader = decord.VideoReader(str(path), num_threads=1)
+    height, width = reader[0].shape[:2]
+    return reader.get_avg_fps(), len(reader), width, height
+
+
+def _decord_read(path: Path, indices: np.ndarray) -> np.ndarray:
+    import decord
+
+    reader = decord.VideoReader(str(path), num_threads=1)
+    _check_range(path, indices, len(reader))
+    return reader.get_batch(indices.tolist()).asnumpy()
+
+
+def _pyav_info(path: Path) -> tuple[float, int, int, int]:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate)
+        # the header count can be missing or wrong; counting packets only demuxes (no decoding)
+        count = sum(1 for packet in container.demux(stream) if packet.size > 0)
+        return fps, count, stream.codec_context.width, stream.codec_context.height
+
+
+def _pyav_index(frame, stream, fps: float) -> int:
+    start = stream.start_time or 0
+    return int(round(float((frame.pts - start) * stream.time_base) * fps))
+
+
+def _pyav_read(path: Path, indices: np.ndarray) -> np.ndarray:
+    import av
+
+    frames, position, decoded = [], -1, None
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate)
+        for target in indices.tolist():
+            if decoded is None or target - position > _SEEK_GAP:
+                pts = int(round(target / fps / stream.time_base)) + (stream.start_time or 0)
+                container.seek(pts, stream=stream, backward=True, any_frame=False)
+                decoded = container.decode(stream)
+            frame = None
+            for frame in decoded:
+                position = _pyav_index(frame, stream, fps)
+                if position >= target:
+                    break
+            if frame is None or position != target:
+                raise DataError(f"frame {target} is past the end of the video or not seekable", path=path)
+            frames.append(frame.to_ndarray(format="rgb24"))
+    return np.stack(frames)
+
+
+def _opencv_info(path: Path) -> tuple[float, int, int, int]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise DataError("OpenCV cannot open the video", path=path)
+        return (
+            cap.get(cv2.CAP_PROP_FPS),
+            int(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
+            int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
+    finally:
+        cap.release()
+
+
+def _opencv_read(path: Path, indices: np.ndarray) -> np.ndarray:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    frames, position = [], -1  # position = index of the last frame grabbed
+    try:
+        for target in indices.tolist():
+            if target - position > _SEEK_GAP:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, target)
+                position = target - 1
+            while position < target:
+                if not cap.grab():
+                    raise DataError(f"frame {target} is past the end of the video", path=path)
+                position += 1
+            ok, bgr = cap.retrieve()
+            if not ok:
+                raise DataError(f"cannot decode frame {target}", path=path)
+            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    finally:
+        cap.release()
+    return np.stack(frames)
+
+
+_INFO = {"folder": _folder_info, "decord": _decord_info, "pyav": _pyav_info, "opencv": _opencv_info}
+_READ = {"folder": _folder_read, "decord": _decord_read, "pyav": _pyav_read, "opencv": _opencv_read}
+
+
+def video_info(path: str | os.PathLike, *, backend: str | None = None) -> VideoInfo:
+    """fps, frame count, size and duration of a video file or frame folder (no frame is decoded)."""
+    path = Path(path)
+    name = _choose_backend(path, backend)
+    try:
+        fps, count, width, height = _INFO[name](path)
+    except DataError:
+        raise
+    except Exception as err:  # decoders raise their own exception types
+        raise DataError(f"cannot read video ({type(err).__name__}: {err})", path=path) from None
+    if count <= 0 or fps <= 0:
+        raise DataError(f"video has {count} frames at {fps} fps", path=path)
+    return VideoInfo(
+        fps=float(fps),
+        num_frames=int(count),
+        width=int(width),
+        height=int(height),
+        duration=count / float(fps),
+    )
+
+
+def _uniform(num_frames: int, count: int) -> np.ndarray:
+    """`count` indices spread evenly over [0, num_frames - 1], first and last included (round half up)."""
+    count = min(count, num_frames)
+    if count == 1:
+        return np.zeros(1, dtype=np.int64)
+    return np.floor(np.linspace(0, num_frames - 1, count) + 0.5).astype(np.int64)
+
+
+def sample_frame_indices(
+    num_frames: int,
+    video_fps: float,
+    *,
+    fps: float | None = None,
+    num_frames_out: int | None = None,
+    max_frames: int | None = None,
+) -> np.ndarray:
+    """Choose which frames to read. Returns int64 [T], sorted, without duplicates.
+
+    - `fps`: one frame every 1/fps seconds from t = 0: index_k = floor(k * video_fps / fps) for every
+      k with k / fps < duration (e.g. 30 frames at 6 fps, fps=1 -> [0, 6, 12, 18, 24]).
+    - `num_frames_out`: that many frames spread evenly, first and last included
+      (30 frames, 5 -> [0, 7, 15, 22, 29]); capped at `num_frames`.
+    - neither: every frame.
+    - `max_frames`: if more frames were chosen, take `max_frames` evenly spread frames instead.
+    """
+    if num_frames <= 0:
+        raise ValueError(f"num_frames must be positive, got {num_frames}")
+    if fps is not None and num_frames_out is not None:
+        raise ValueError("give either fps or num_frames_out, not both")
+    if fps is not None:
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        count = int(np.ceil(num_frames * fps / video_fps - 1e-9))
+        indices = np.floor(np.arange(count) * (video_fps / fps) + 1e-9).astype(np.int64)
+        indices = np.unique(np.clip(indices, 0, num_frames - 1))
+    elif num_frames_out is not None:
+        if num_frames_out <= 0:
+            raise ValueError(f"num_frames_out must be positive, got {num_frames_out}")
+        indices = _uniform(num_frames, num_frames_out)
+    else:
+        indices = np.arange(num_frames, dtype=np.int64)
+    if max_frames is not None and len(indices) > max_frames:
+        if max_frames <= 0:
+            raise ValueError(f"max_frames must be positive, got {max_frames}")
+        indices = _uniform(num_frames, max_frames)
+    return indices
+
+
+def read_frames(path: str | os.PathLike, indices, backend: str | None = None) -> np.ndarray:
+    """Decode the given frame indices (any order, repeats allowed). Returns uint8 [T, H, W, 3] RGB.
+
+    Backends seek to the first needed frame and stop after the last one instead of decoding everything.
+    """
+    path = Path(path)
+    name = _choose_backend(path, backend)
+    indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if len(indices) == 0:
+        raise ValueError("no frame indices given")
+    order = np.unique(indices)
+    try:
+        decoded = _READ[name](path, order)
+    except DataError:
+        raise
+    except Exception as err:
+        raise DataError(f"cannot decode frames ({type(err).__name__}: {err})", path=path) from None
+    position = {int(idx): k for k, idx in enumerate(order)}
+    return decoded[[position[int(i)] for i in indices]]
+
+
+def sample_frames(
+    path: str | os.PathLike,
+    *,
+    fps: float | None = None,
+    num_frames: int | None = None,
+    max_frames: int | None = None,
+    backend: str | None = None,
+) -> SampledFrames:
+    """Sample frames from a video file or frame folder (see `sample_frame_indices` for the rules).
+
+    Returns SampledFrames with frames uint8 [T, H, W, 3] RGB, their indices int64 [T] and
+    timestamps float64 [T] = indices / info.fps (seconds).
+    """
+    info = video_info(path, backend=backend)
+    indices = sample_frame_indices(
+        info.num_frames, info.fps, fps=fps, num_frames_out=num_frames, max_frames=max_frames
+    )
+    frames = read_frames(path, indices, backend=backend)
+    return SampledFrames(frames=frames, indices=indices, timestamps=indices / info.fps, info=info)
+
+
+def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, *, crf: int = 17) -> None:
+    """Encode uint8 [T, H, W, 3] RGB frames as H.264 (yuv420p, constant frame rate `fps`) with PyAV.
+
+    H and W must be even (a yuv420p requirement). Parent folders are created.
+    """
+    from fractions import Fraction
+
+    import av
+
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8 [T, H, W, 3], got {frames.dtype} {frames.shape}")
+    if frames.shape[1] % 2 or frames.shape[2] % 2:
+        raise ValueError(f"H.264 needs even frame sizes, got {frames.shape[1]}x{frames.shape[2]}")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    rate = Fraction(fps).limit_denominator(1001)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = 1 / rate
+        stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def frame_file_name(index: int) -> str:
+    """File name of frame `index` (0-based) in a frame folder: ffmpeg's 1-based `frame_%04d.jpg`."""
+    return f"frame_{index + 1:04d}.jpg"
+
+
+def write_frame_folder(folder: str | os.PathLike, frames: np.ndarray, *, quality: int = 95) -> None:
+    """Write uint8 [T, H, W, 3] RGB frames as `frame_0001.jpg` ... (JPEG) into `folder` (created)."""
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, rgb in enumerate(frames):
+        Image.fromarray(rgb).save(folder / frame_file_name(i), quality=quality)
