@@ -1,0 +1,68 @@
+"""`evqa eval` (and benchmark/st_evidence_gen/eval_st_evidence.py): score generative predictions.
+
+Flags are the upstream evaluator's, plus `--protocol evqa|upstream`. Without --gt_file the synthetic
+benchmark (`evqa.data.synth.ensure_synth()`) is the ground truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from evqa.errors import ConfigError
+from evqa.io import write_json_atomic
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Score ST-Evidence generative predictions: QA accuracy, "
+                                "temporal IoU/IoP and, with --eval_masks, J / F / J&F.")  # fmt: skip
+    p.add_argument("pred", nargs="?", help="prediction file (JSON or JSONL); same as --pred_file")
+    p.add_argument("--pred_file", help="prediction file (upstream JSON or our JSONL)")
+    p.add_argument("--gt_file", help="GT CSV (st_evidence_gen.csv); default: the synthetic benchmark")
+    p.add_argument("--eval_masks", action="store_true", help="also score masks (J, F, J&F)")
+    p.add_argument(
+        "--gt_mask_dir", help="GT masks: <dir>/<entry_id>/<frame:05d>.png or <dir>/<entry_id>.json"
+    )
+    p.add_argument("--pred_mask_dir", help="predicted masks (default: <pred_file without .json>/<mask_mode>)")
+    p.add_argument("--mask_mode", default="concat", choices=["concat", "seperate", "separate"],
+                   help="which upstream mask folder to default to when --pred_mask_dir is not given")  # fmt: skip
+    p.add_argument(
+        "--num_workers", type=int, default=None, help="processes for mask scoring (default: all cores)"
+    )
+    p.add_argument("--protocol", default="evqa", choices=["evqa", "upstream"],
+                   help="evqa: bounded, documented metrics (default); upstream: the published evaluator's numbers")  # fmt: skip
+    p.add_argument("--output_file", help="results JSON (default: <pred_file stem>_eval.json next to it)")
+    p.add_argument("--no_progress", action="store_true", help="hide progress bars")
+    return p
+
+
+def _defaults(args) -> tuple[str, str | None]:
+    """GT CSV and GT mask folder: the given ones, else the synthetic benchmark's."""
+    if args.gt_file is not None:
+        return args.gt_file, args.gt_mask_dir
+    from evqa.data.synth import ensure_synth
+
+    paths = ensure_synth()
+    return str(paths.gen_csv), args.gt_mask_dir or str(paths.gt_mask_rle_dir)
+
+
+def run(args: argparse.Namespace) -> int:
+    from evqa.eval.report import format_table
+    from evqa.eval.st_evidence import evaluate_gen
+
+    pred_file = args.pred_file or args.pred
+    if pred_file is None:
+        raise ConfigError("a prediction file is required (--pred_file PRED)", field="--pred_file")
+    if args.pred and args.pred_file and args.pred != args.pred_file:
+        raise ConfigError("give the prediction file once (positional or --pred_file)", field="--pred_file")
+    gt_file, gt_mask_dir = _defaults(args)
+    workers = args.num_workers if args.num_workers is not None else (os.cpu_count() or 1)
+    results = evaluate_gen(gt_file, pred_file, protocol=args.protocol, eval_masks=args.eval_masks,
+                           gt_mask_dir=gt_mask_dir, pred_mask_dir=args.pred_mask_dir, num_workers=workers,
+                           progress=not args.no_progress, mask_mode=args.mask_mode)  # fmt: skip
+    print(format_table(results))
+    output = args.output_file or str(Path(pred_file).with_name(f"{Path(pred_file).stem}_eval.json"))
+    write_json_atomic(output, results)
+    print(f"results written to {output}")
+    return 0

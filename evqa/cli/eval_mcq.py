@@ -1,0 +1,57 @@
+"""`evqa eval-mcq` (and benchmark/st_evidence_mcq/eval_st_evidence_mcq.py): score MCQ predictions.
+
+The prediction file is accepted positionally (as the upstream script) and as --pred_file (as the upstream
+README). Ground truth comes from the MCQ data files; default: the synthetic benchmark's.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from evqa.errors import ConfigError
+from evqa.io import write_json_atomic
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Score ST-Evidence MCQ predictions (qa, time_evidence, "
+                                "spatial_evidence) against the MCQ data files.")  # fmt: skip
+    p.add_argument("pred", nargs="?", help="prediction JSON / JSONL")
+    p.add_argument("--pred_file", help="prediction JSON / JSONL (same as the positional argument)")
+    p.add_argument("--data_file", help="st_evidence_mcq.csv (default: the synthetic benchmark's)")
+    p.add_argument("--distractors_file", help="temp_options.json (time-evidence options and answers)")
+    p.add_argument("--mask_file", help="mask_options.json (spatial-evidence options and answers)")
+    p.add_argument("--save-metrics", "-s", dest="save_metrics",
+                   help="metrics JSON (default: <pred stem>_metrics.json next to it)")  # fmt: skip
+    p.add_argument("--verbose", "-v", action="store_true", help="list incorrect and unparsable entries")
+    return p
+
+
+def _data_files(args) -> tuple[str, str | None, str | None]:
+    if args.data_file is not None:
+        return args.data_file, args.distractors_file, args.mask_file
+    from evqa.data.synth import ensure_synth
+
+    paths = ensure_synth()
+    return (str(paths.mcq_csv), args.distractors_file or str(paths.temp_options),
+            args.mask_file or str(paths.mask_options))  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    from evqa.eval.mcq import evaluate_mcq, format_mcq_table
+
+    pred_file = args.pred_file or args.pred
+    if pred_file is None:
+        raise ConfigError("a prediction file is required (PRED or --pred_file PRED)", field="--pred_file")
+    data_file, distractors, masks = _data_files(args)
+    results = evaluate_mcq(pred_file, data_file=data_file, distractors_file=distractors, mask_file=masks)
+    print(format_mcq_table(results))
+    if args.verbose:
+        for key in ("qa", "temporal", "spatial"):
+            print(
+                f"{key}: incorrect {results[key]['incorrect'][:20]}, unparsable {results[key]['unparsable'][:20]}"
+            )
+    output = args.save_metrics or str(Path(pred_file).with_name(f"{Path(pred_file).stem}_metrics.json"))
+    write_json_atomic(output, results)
+    print(f"metrics written to {output}")
+    return 0
