@@ -1,0 +1,44 @@
+"""Mask IO: PNG and RLE layouts through MaskStore, and size checks."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from evqa.data.masks import MaskStore, read_mask_png, rle_decode, rle_encode, write_mask_png, write_rle_json
+from evqa.errors import DataError
+
+
+def _mask(seed, shape=(24, 32)):
+    return np.random.default_rng(seed).random(shape) > 0.6
+
+
+def test_rle_round_trip_and_size_check():
+    m = _mask(0)
+    rle = rle_encode(m)
+    assert np.array_equal(rle_decode(rle), m)
+    with pytest.raises(DataError, match="differs from the expected"):
+        rle_decode(rle, expected_size=(10, 10))
+    with pytest.raises(DataError, match="malformed RLE"):
+        rle_decode({"size": [2, 2], "counts": [1, 1]})
+
+
+def test_store_reads_all_layouts(tmp_path):
+    m0, m6 = _mask(1), _mask(2)
+    write_rle_json(tmp_path / "rle_entry.json", "rle_entry", {0: m0, 6: m6})
+    write_mask_png(tmp_path / "pred_entry" / "masks" / "00006.png", m6)
+    write_mask_png(tmp_path / "gt_entry" / "00000.png", m0)
+    store = MaskStore(tmp_path)
+    assert store.frames("rle_entry") == [0, 6] and np.array_equal(store.load("rle_entry", 6), m6)
+    assert store.frames("pred_entry") == [6] and np.array_equal(store.load("pred_entry", 6), m6)
+    assert store.frames("gt_entry") == [0] and store.load("gt_entry", 3) is None
+    assert not store.has("absent") and store.frames("absent") == []
+
+
+def test_png_any_channel_is_foreground(tmp_path):
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[1, 2, 2] = 1  # a very dark blue pixel still counts
+    Image.fromarray(rgb).save(tmp_path / "m.png")
+    assert read_mask_png(tmp_path / "m.png").sum() == 1
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="cannot read mask PNG"):
+        read_mask_png(tmp_path / "broken.png")
