@@ -236,6 +236,16 @@ def _uniform(num_frames: int, count: int) -> np.ndarray:
     return np.floor(np.linspace(0, num_frames - 1, count) + 0.5).astype(np.int64)
 
 
+def timeline_indices(num_frames: int, video_fps: float, fps: float) -> np.ndarray:
+    """The source frame shown at each tick k / fps of a new `fps` timeline: floor(k * video_fps / fps),
+    for every k with k / fps < duration. int64 [K]; repeats when fps > video_fps (used to re-encode)."""
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    count = int(np.ceil(num_frames * fps / video_fps - 1e-9))
+    indices = np.floor(np.arange(count) * (video_fps / fps) + 1e-9).astype(np.int64)
+    return np.clip(indices, 0, num_frames - 1)
+
+
 def sample_frame_indices(
     num_frames: int,
     video_fps: float,
@@ -258,11 +268,7 @@ def sample_frame_indices(
     if fps is not None and num_frames_out is not None:
         raise ValueError("give either fps or num_frames_out, not both")
     if fps is not None:
-        if fps <= 0:
-            raise ValueError(f"fps must be positive, got {fps}")
-        count = int(np.ceil(num_frames * fps / video_fps - 1e-9))
-        indices = np.floor(np.arange(count) * (video_fps / fps) + 1e-9).astype(np.int64)
-        indices = np.unique(np.clip(indices, 0, num_frames - 1))
+        indices = np.unique(timeline_indices(num_frames, video_fps, fps))
     elif num_frames_out is not None:
         if num_frames_out <= 0:
             raise ValueError(f"num_frames_out must be positive, got {num_frames_out}")
@@ -318,35 +324,69 @@ def sample_frames(
     return SampledFrames(frames=frames, indices=indices, timestamps=indices / info.fps, info=info)
 
 
-def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, *, crf: int = 17) -> None:
-    """Encode uint8 [T, H, W, 3] RGB frames as H.264 (yuv420p, constant frame rate `fps`) with PyAV.
+class VideoWriter:
+    """Streaming H.264 writer (PyAV, yuv420p, constant frame rate): `with VideoWriter(p, 6.0) as w: w.write(rgb)`.
 
-    H and W must be even (a yuv420p requirement). Parent folders are created.
+    Frames are uint8 [H, W, 3] RGB of one even size (a yuv420p requirement); parent folders are created.
     """
-    from fractions import Fraction
 
-    import av
+    def __init__(self, path: str | os.PathLike, fps: float, *, crf: int = 17):
+        from fractions import Fraction
 
+        import av
+
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._rate = Fraction(fps).limit_denominator(1001)
+        self._container = av.open(str(path), mode="w")
+        self._crf = crf
+        self._stream = None
+        self.count = 0
+
+    def _open_stream(self, height: int, width: int) -> None:
+        if height % 2 or width % 2:
+            raise ValueError(f"H.264 needs even frame sizes, got {height}x{width}")
+        stream = self._container.add_stream("libx264", rate=self._rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.time_base = 1 / self._rate
+        stream.options = {"crf": str(self._crf), "preset": "veryfast", "threads": "1"}
+        self._stream = stream
+
+    def write(self, rgb: np.ndarray) -> None:
+        """Append one uint8 [H, W, 3] RGB frame."""
+        import av
+
+        rgb = np.ascontiguousarray(rgb)
+        if rgb.ndim != 3 or rgb.shape[-1] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"a frame must be uint8 [H, W, 3], got {rgb.dtype} {rgb.shape}")
+        if self._stream is None:
+            self._open_stream(rgb.shape[0], rgb.shape[1])
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = self.count
+        self._container.mux(self._stream.encode(frame))
+        self.count += 1
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._container.mux(self._stream.encode())
+        self._container.close()
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, *, crf: int = 17) -> None:
+    """Encode uint8 [T, H, W, 3] RGB frames as an H.264 video at `fps` (see VideoWriter)."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be uint8 [T, H, W, 3], got {frames.dtype} {frames.shape}")
     if frames.shape[1] % 2 or frames.shape[2] % 2:
         raise ValueError(f"H.264 needs even frame sizes, got {frames.shape[1]}x{frames.shape[2]}")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    rate = Fraction(fps).limit_denominator(1001)
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=rate)
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = "yuv420p"
-        stream.codec_context.time_base = 1 / rate
-        stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
-        for i, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    with VideoWriter(path, fps, crf=crf) as writer:
+        for rgb in frames:
+            writer.write(rgb)
 
 
 def frame_file_name(index: int) -> str:
