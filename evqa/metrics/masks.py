@@ -27,6 +27,7 @@ import numpy as np
 BOUND_TH = 0.008
 
 
+@lru_cache(maxsize=64)
 def boundary_radius(shape: tuple[int, int], bound_th: float = BOUND_TH) -> int:
     """Tolerance in pixels: `bound_th` itself if >= 1, else ceil(bound_th * sqrt(H^2 + W^2))."""
     if bound_th >= 1:
@@ -108,6 +109,11 @@ def jaccard_and_boundary_f(
     pred_u8, gt_u8 = _as_u8(pred), _as_u8(gt)
     if pred_u8.shape != gt_u8.shape or pred_u8.ndim != 2:
         raise ValueError(f"mask shapes differ: prediction {pred_u8.shape}, ground truth {gt_u8.shape}")
+    if pred_u8.flags.f_contiguous and gt_u8.flags.f_contiguous and not pred_u8.flags.c_contiguous:
+        # COCO RLE decodes column-major. J and F are invariant under transposing both masks (seg2bmap's
+        # right/down rules swap into each other, the disk is symmetric), so work on the C-ordered views.
+        pred_u8, gt_u8 = pred_u8.T, gt_u8.T
+    pred_u8, gt_u8 = np.ascontiguousarray(pred_u8), np.ascontiguousarray(gt_u8)
     box = _crop_box(cv2.bitwise_or(pred_u8, gt_u8))
     if box is None:
         return 1.0, 1.0
@@ -119,7 +125,7 @@ def jaccard_and_boundary_f(
     n_pred, n_gt = cv2.countNonZero(bp), cv2.countNonZero(bg)
     if n_pred == 0 or n_gt == 0:
         return j, _f_from_counts(n_pred, n_gt, 0, 0)
-    kernel = disk(boundary_radius(pred_u8.shape, bound_th))
+    kernel = disk(boundary_radius(tuple(pred_u8.shape), bound_th))
     pred_hits = cv2.countNonZero(cv2.bitwise_and(bp, cv2.dilate(bg, kernel)))
     gt_hits = cv2.countNonZero(cv2.bitwise_and(bg, cv2.dilate(bp, kernel)))
     return j, _f_from_counts(n_pred, n_gt, pred_hits, gt_hits)

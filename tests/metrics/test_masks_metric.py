@@ -106,3 +106,12 @@ def test_upstream_empty_rule_differs_from_davis():
     assert jaccard_and_boundary_f(empty, full) == (0.0, 1.0)  # DAVIS: neither has a boundary
     assert jaccard_and_boundary_f_upstream(empty, full) == (0.0, 0.0)
     assert jaccard_and_boundary_f_upstream(empty, empty) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("case", ["rand04_480x854", "border_lines", "rand17_270x480"])
+def test_column_major_inputs_give_the_same_values(case):
+    pred, gt = _png(GOLDEN / f"{case}_pred.png"), _png(GOLDEN / f"{case}_gt.png")
+    want = jaccard_and_boundary_f(pred, gt)
+    assert jaccard_and_boundary_f(np.asfortranarray(pred), np.asfortranarray(gt)) == want
+    assert jaccard_and_boundary_f(np.asfortranarray(pred), gt) == want
+    assert jaccard_and_boundary_f(pred.T, gt.T) == pytest.approx(want, abs=1e-12)
