@@ -18,6 +18,11 @@ class SynthSummary:
     baselines: dict[str, tuple[Path, Path]] = field(default_factory=dict)
     scores: dict[str, dict] = field(default_factory=dict)
 
+    @property
+    def paths(self) -> SynthPaths:
+        """The SynthPaths of the generated root."""
+        return SynthPaths(self.root)
+
     def format(self) -> str:
         """Human-readable report: counts, then the comparison table of the scored baselines."""
         lines = [f"ST-Evidence-Synth written to {self.root} in {self.seconds:.1f} s"]
