@@ -95,12 +95,14 @@ class BaselineModel:
         name: the registry name (set by `@register_model`).
         needs_frames / needs_video: what the request must carry.
         default_concurrency: requests in flight the runner uses by default (API models: many; local: 1).
+        supports_batching: `generate_batch` runs several requests in one forward pass (local models).
     """
 
     name: str = "base"
     needs_frames: bool = True
     needs_video: bool = False
     default_concurrency: int = 1
+    supports_batching: bool = False
 
     def __init__(self, model: str | None = None, **kwargs: Any):
         self.model_id = model
@@ -119,6 +121,22 @@ class BaselineModel:
             raise TypeError(f"{type(self).__name__}.generate_inner must return a Response")
         response.meta.setdefault("latency_s", round(time.perf_counter() - start, 4))
         return response
+
+    def generate_batch(self, requests: list[Request]) -> list[Response]:
+        """Validate every request and answer them together (`generate_batch_inner`); adapters that do not
+        batch answer them one by one."""
+        for request in requests:
+            validate_request(request, needs_frames=self.needs_frames, needs_video=self.needs_video)
+        start = time.perf_counter()
+        responses = self.generate_batch_inner(requests)
+        each = round((time.perf_counter() - start) / max(1, len(requests)), 4)
+        for response in responses:
+            response.meta.setdefault("latency_s", each)
+            response.meta.setdefault("batch_size", len(requests))
+        return responses
+
+    def generate_batch_inner(self, requests: list[Request]) -> list[Response]:
+        return [self.generate_inner(r) for r in requests]
 
     def generate_inner(self, request: Request) -> Response:  # pragma: no cover - abstract
         raise NotImplementedError

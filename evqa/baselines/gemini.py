@@ -7,6 +7,7 @@ The key comes only from GEMINI_API_KEY / GOOGLE_API_KEY; the endpoint from `base
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from pathlib import Path
@@ -18,6 +19,21 @@ from evqa.baselines.media import encode_jpeg, video_mime_type
 from evqa.baselines.registry import register_model
 from evqa.baselines.retry import RETRYABLE_STATUS, RetryableApiError, parse_retry_after
 from evqa.errors import ApiError, BackendUnavailableError, ConfigError
+
+
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """Timeout / connection exception classes of whichever HTTP library google-genai runs on
+    (httpx or its fork httpx2)."""
+    found: list[type[BaseException]] = []
+    for name in ("httpx", "httpx2"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        found += [
+            getattr(module, cls) for cls in ("TimeoutException", "TransportError") if hasattr(module, cls)
+        ]
+    return tuple(found)
 
 
 @register_model("gemini")
@@ -115,7 +131,6 @@ class GeminiModel(BaselineModel):
                         meta={"finish_reason": str(finish) if finish is not None else None})  # fmt: skip
 
     def _translate(self, err: Exception) -> Exception:
-        import httpx
         from google.genai import errors
 
         if isinstance(err, errors.APIError):
@@ -125,7 +140,7 @@ class GeminiModel(BaselineModel):
             if err.code in RETRYABLE_STATUS:
                 return RetryableApiError(message, status=err.code, retry_after=retry_after)
             return ApiError(message, status=err.code)
-        if isinstance(err, (httpx.TimeoutException, httpx.TransportError)):
+        if isinstance(err, transport_errors()):
             return RetryableApiError(f"{type(err).__name__}: {err}")
         if isinstance(err, ValueError):  # malformed JSON body
             return RetryableApiError(f"malformed response: {type(err).__name__}: {err}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -19,8 +18,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+from evqa.baselines.calling import failure_record
 from evqa.baselines.store import JsonlWriter, collect_records, is_finished, merge_outputs, shard_jsonl_path
-from evqa.errors import ConfigError, EvqaError
+from evqa.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -67,26 +67,6 @@ class RunSummary:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def _failure(err: BaseException, started: float) -> dict[str, Any]:
-    if isinstance(err, EvqaError):
-        message = f"{type(err).__name__}: {err}"
-    else:  # an unexpected bug: keep the place it happened for the user's report
-        message = f"{type(err).__name__}: {err} | {traceback.format_exception(err)[-2].strip()}"
-    return {"parsed_response": None, "raw_response": None, "error": message,
-            "meta": {"elapsed_s": round(time.perf_counter() - started, 3)}}  # fmt: skip
-
-
-def _guarded(process: Callable[[Any], dict[str, Any]], item: Any) -> dict[str, Any]:
-    started = time.perf_counter()
-    try:
-        record = process(item)
-    except Exception as err:  # noqa: BLE001 - one item's failure is recorded, the run goes on
-        return _failure(err, started)
-    record.setdefault("error", None)
-    record.setdefault("meta", {})["elapsed_s"] = round(time.perf_counter() - started, 3)
-    return record
-
-
 def run_items(
     items: Sequence[tuple[str, Any]],
     process: Callable[[Any], dict[str, Any]],
@@ -97,11 +77,14 @@ def run_items(
     num_shards: int | None = None,
     progress: bool = True,
     write_final: bool | None = None,
+    batch_size: int = 1,
+    process_batch: Callable[[list[Any]], list[dict[str, Any]]] | None = None,
 ) -> RunSummary:
     """Run `process` over `items` ((entry_id, payload) pairs in benchmark order) and store the records.
 
     Each shard takes items[i::K]; entries finished in any file of this output are skipped; each new
-    record is appended to the shard's JSONL as soon as it is done. The final JSON (`out_path`) is written
+    record is appended to the shard's JSONL as soon as it is done. With `process_batch` and batch_size > 1
+    items go to it in chunks (local models) instead of `process` with `concurrency` threads (API models). The final JSON (`out_path`) is written
     atomically at the end of an unsharded run (`write_final=None`); sharded runs leave it to `merge_outputs`.
     """
     shard_index, num_shards = resolve_shard(num_shards, shard_index)
@@ -114,7 +97,11 @@ def run_items(
     if summary.skipped:
         log.info("resuming: %d of %d entries already finished", summary.skipped, len(mine))
     with JsonlWriter(jsonl) as writer, tqdm(total=len(todo), disable=not progress, desc="infer") as bar:
-        for key, record in _iterate(todo, process, max(1, concurrency)):
+        if process_batch is not None and batch_size > 1:
+            results = _iterate_batches(todo, process_batch, batch_size)
+        else:
+            results = _iterate(todo, process, max(1, concurrency))
+        for key, record in results:
             record = redact(record)
             writer.append(key, record)
             if is_finished(record):
@@ -127,6 +114,29 @@ def run_items(
         merge_outputs(out_path, order=[k for k, _ in items])
         summary.out_path = str(out_path)
     return summary
+
+
+def _guarded(process: Callable[[Any], dict[str, Any]], item: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        record = process(item)
+    except Exception as err:  # noqa: BLE001 - one item's failure is recorded, the run goes on
+        return failure_record(err, started)
+    record.setdefault("error", None)
+    record.setdefault("meta", {}).setdefault("elapsed_s", round(time.perf_counter() - started, 3))
+    return record
+
+
+def _iterate_batches(todo: list[tuple[str, Any]], process_batch, batch_size: int):
+    """Yield (entry_id, record) chunk by chunk."""
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start : start + batch_size]
+        started = time.perf_counter()
+        try:
+            records = process_batch([payload for _, payload in chunk])
+        except Exception as err:  # noqa: BLE001
+            records = [failure_record(err, started)] * len(chunk)
+        yield from zip([key for key, _ in chunk], records, strict=True)
 
 
 def _iterate(todo: list[tuple[str, Any]], process: Callable[[Any], dict[str, Any]], concurrency: int):

@@ -95,6 +95,8 @@ def test_rate_gate_pauses_other_workers_after_a_429():
     assert clock.now == pytest.approx(2.5 + 1.5)
 
 
-@pytest.mark.parametrize(("value", "expected"), [("2", 2.0), ("0.5", 0.5), ("-3", 0.0), ("soon", None), (None, None)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [("2", 2.0), ("0.5", 0.5), ("-3", 0.0), ("soon", None), (None, None)]
+)
 def test_parse_retry_after(value, expected):
     assert parse_retry_after(value) == expected

@@ -1,0 +1,111 @@
+"""What `evqa infer` does with its arguments: pick the adapter and data, build the task, then dry-run,
+merge or run. Kept out of `evqa.cli.infer` so the parser module stays import-light."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from evqa.baselines.benchmarks import default_output, fps_tag, resolve_gen_data, resolve_mcq_data
+from evqa.baselines.calling import ModelCaller
+from evqa.baselines.frames import Sampling
+from evqa.baselines.mcq_task import MCQ_TASKS, McqTask, expand_mcq_task
+from evqa.baselines.registry import build_model, get_model_class, resolve_adapter
+from evqa.baselines.retry import RetryPolicy
+from evqa.baselines.runner import RunSummary, resolve_shard, run_items
+from evqa.baselines.store import merge_outputs
+from evqa.baselines.tasks import GenTask
+from evqa.errors import ConfigError
+
+log = logging.getLogger("evqa.infer")
+
+
+def normalize_task(args: argparse.Namespace) -> tuple[str, str]:
+    """(task, mcq_task) from --task / --mcq-task; an MCQ task name given as --task implies mcq."""
+    if args.task in (*MCQ_TASKS, "all"):
+        return "mcq", args.task
+    if args.task not in ("gen", "mcq", "masks"):
+        raise ConfigError(f"unknown task '{args.task}'", field="--task")
+    return args.task, args.mcq_task
+
+
+def sampling_from(args: argparse.Namespace) -> Sampling:
+    """Frame sampling from the flags: --num-frames wins over --fps (default 1 fps)."""
+    fps = None if args.num_frames else (args.fps if args.fps is not None else 1.0)
+    return Sampling(fps=fps, num_frames=args.num_frames, max_frames=args.max_frames, max_size=args.max_size)
+
+
+def build_task(args: argparse.Namespace, adapter_cls: type, task: str, mcq_task: str, out: Path):
+    """The GenTask / McqTask of this run (entries limited by --limit)."""
+    from evqa.data.st_evidence import load_gen_benchmark, load_mcq_benchmark
+
+    common = dict(
+        sampling=sampling_from(args),
+        prompt_style=getattr(adapter_cls, "prompt_style", "baseline"),
+        needs_frames=adapter_cls.needs_frames,
+        max_new_tokens=args.max_new_tokens,
+    )
+    if task == "gen":
+        data = resolve_gen_data(args.gt_file, args.video_dir)
+        entries = load_gen_benchmark(data.gt_file)[: args.limit]
+        mask_dir = args.pred_mask_dir or out.with_suffix("") / "masks"
+        return GenTask(
+            entries, mode=args.mode or "single-turn", video_dir=data.video_dir, mask_dir=mask_dir, **common
+        )
+    data = resolve_mcq_data(args.data_file, args.distractors_file, args.mask_file, args.video_dir)
+    entries = load_mcq_benchmark(data.data_file, data.distractors_file, data.mask_file)[: args.limit]
+    return McqTask(
+        entries, tasks=expand_mcq_task(mcq_task), mask_file=data.mask_file, video_dir=data.video_dir, **common
+    )
+
+
+def print_plan(task, limit_shard: list) -> None:
+    """--dry-run: prompts and frame times per entry, as JSON lines on stdout."""
+    for _, entry in limit_shard:
+        print(json.dumps(task.plan(entry), ensure_ascii=False))
+
+
+def run_infer(args: argparse.Namespace) -> RunSummary | None:
+    """Carry out `evqa infer`; returns the run summary (None for --dry-run and --merge)."""
+    task_name, mcq_task = normalize_task(args)
+    if task_name == "masks":
+        from evqa.baselines.masks_step import run_masks_step
+
+        return run_masks_step(args)
+    if args.merge and args.output and args.model is None:
+        merged = merge_outputs(args.output)
+        print(f"merged {len(merged)} entries into {args.output}")
+        return None
+    adapter, model_id = resolve_adapter(args.model or args.adapter, args.adapter)
+    adapter_cls = get_model_class(adapter)
+    sampling = sampling_from(args)
+    tag = fps_tag(sampling.fps, sampling.num_frames)
+    out = Path(args.output or default_output(adapter, model_id, task=task_name, mode=args.mode or "single-turn",
+                                             tag=tag, mcq_task=mcq_task))  # fmt: skip
+    if args.merge:
+        merged = merge_outputs(out)
+        print(f"merged {len(merged)} entries into {out}")
+        return None
+    task = build_task(args, adapter_cls, task_name, mcq_task, out)
+    shard_index, num_shards = resolve_shard(args.num_shards, args.shard_index)
+    if args.dry_run:
+        print_plan(task, task.items()[shard_index::num_shards])
+        return None
+    model = build_model(adapter, model_id, **model_options(args))
+    task.bind(ModelCaller(model, RetryPolicy(max_retries=args.max_retries, timeout=args.timeout,
+                                             attempt_timeout=args.request_timeout)))  # fmt: skip
+    log.info("running %s (%s) on %d entries -> %s", adapter, model_id, len(task.entries), out)
+    return run_items(
+        task.items(), task.process, out,
+        concurrency=args.concurrency or model.default_concurrency,
+        shard_index=shard_index, num_shards=num_shards, progress=args.progress,
+        batch_size=args.batch_size if model.supports_batching else 1, process_batch=task.process_batch,
+    )  # fmt: skip
+
+
+def model_options(args: argparse.Namespace) -> dict:
+    """Constructor options every adapter accepts (unused ones are ignored by the adapter)."""
+    options = {"base_url": args.base_url, "device": args.device, "dtype": args.dtype, "gpu_num": args.gpu_num}
+    return {k: v for k, v in options.items() if v is not None}

@@ -1,0 +1,61 @@
+"""Frame sampling for baselines: which frames a model sees and at what time (seconds), on top of the data
+layer's decoders (`evqa.data.video`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How frames are drawn: `fps` frames per second (or `num_frames` evenly), at most `max_frames`,
+    longest side resized to `max_size` pixels (None = original)."""
+
+    fps: float | None = 1.0
+    num_frames: int | None = None
+    max_frames: int | None = None
+    max_size: int | None = None
+
+
+@dataclass
+class Frames:
+    """Sampled frames: uint8 [T, H, W, 3] (None when not decoded), int64 [T] indices into the video,
+    float64 [T] timestamps in seconds; `video_fps` and the video's original `size` (H, W) in pixels."""
+
+    frames: np.ndarray | None
+    indices: np.ndarray
+    timestamps: np.ndarray
+    video_fps: float
+    size: tuple[int, int]
+
+
+def resize_longest(frames: np.ndarray, max_size: int | None) -> np.ndarray:
+    """Downscale uint8 [T, H, W, 3] so that max(H, W) <= max_size pixels (aspect kept, area filter)."""
+    import cv2
+
+    height, width = frames.shape[1:3]
+    if not max_size or max(height, width) <= max_size:
+        return frames
+    scale = max_size / max(height, width)
+    new = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.stack([cv2.resize(f, new, interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def load_frames(video_path: str | os.PathLike, sampling: Sampling, *, decode: bool = True) -> Frames:
+    """Sample a video (file or frame folder) as `sampling` says; `decode=False` only computes indices
+    and timestamps (dry runs, file-based models)."""
+    from evqa.data.video import read_frames, sample_frame_indices, video_info
+
+    info = video_info(video_path)
+    indices = sample_frame_indices(
+        info.num_frames,
+        info.fps,
+        fps=sampling.fps,
+        num_frames_out=sampling.num_frames,
+        max_frames=sampling.max_frames,
+    )
+    frames = resize_longest(read_frames(video_path, indices), sampling.max_size) if decode else None
+    return Frames(frames, indices, indices / info.fps, info.fps, (info.height, info.width))

@@ -1,0 +1,140 @@
+"""`evqa infer`: run a model or baseline over the ST-Evidence benchmark and write predictions.
+
+    evqa infer --model o3 --task gen --mode single-turn --fps 1          # GPT, JSONL while running, JSON at the end
+    evqa infer --model gemini-2.5-pro --task mcq --mcq-task all
+    evqa infer --model Qwen/Qwen3-VL-4B-Instruct --task gen --batch-size 8 --num_shards 4 --shard_index 0
+    evqa infer --merge --output results/qwen3vl/qwen3_vl_4b_instruct_st_evidence_single_1fps.json
+    evqa infer --task masks results/gpt/o3_st_evidence_single_1fps.json --model DIR --mode separate
+    evqa infer --model gpt --dry-run --limit 2                           # prompts + frame times, no model call
+
+Flags also accept the spellings of the upstream scripts (--batch_size, --gpu_num, --max_frames, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+log = logging.getLogger("evqa.infer")
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Run a model over the ST-Evidence benchmark.")
+    p.add_argument(
+        "pred_file", nargs="?", help="--task masks: the step-1 prediction file with referring expressions"
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="adapter name (gpt, gemini, qwen3_vl, ...), API model id, hub id or checkpoint dir",
+    )
+    p.add_argument("--adapter", default=None, help="adapter to use when --model alone does not tell")
+    p.add_argument(
+        "--task",
+        default="gen",
+        help="gen | mcq | masks; qa | time_evidence | spatial_evidence | all imply mcq",
+    )
+    p.add_argument(
+        "--mcq-task",
+        "--mcq_task",
+        dest="mcq_task",
+        default="all",
+        help="MCQ task (qa, time_evidence, spatial_evidence, all)",
+    )
+    p.add_argument(
+        "--mode", default=None, help="gen: single-turn | multi-turn; masks: concat | separate (seperate)"
+    )
+    data = p.add_argument_group("data (default: the synthetic benchmark)")
+    data.add_argument("--gt_file", "--gt-file", "--data", dest="gt_file", help="generative benchmark CSV")
+    data.add_argument(
+        "--video_dir", "--video-dir", dest="video_dir", help="folder the CSV's video paths are relative to"
+    )
+    data.add_argument("--data_file", "--data-file", dest="data_file", help="MCQ CSV")
+    data.add_argument(
+        "--distractors_file", "--distractors-file", dest="distractors_file", help="MCQ temp_options.json"
+    )
+    data.add_argument("--mask_file", "--mask-file", dest="mask_file", help="MCQ mask_options.json")
+    out = p.add_argument_group("output")
+    out.add_argument(
+        "--output", "--output_file", "--output-file", "--out", dest="output", help="prediction JSON path"
+    )
+    out.add_argument(
+        "--pred_mask_dir", "--pred-mask-dir", "--output_dir", dest="pred_mask_dir", help="where masks go"
+    )
+    out.add_argument(
+        "--merge", action="store_true", help="merge the shard JSONLs of --output into the final JSON"
+    )
+    sampling = p.add_argument_group("frames")
+    sampling.add_argument(
+        "--fps", type=float, default=None, help="frames per second sent to the model (default 1)"
+    )
+    sampling.add_argument(
+        "--num-frames", "--num_frames", dest="num_frames", type=int, help="fixed frame count instead of --fps"
+    )
+    sampling.add_argument(
+        "--max-frames", "--max_frames", dest="max_frames", type=int, help="cap on frames per video"
+    )
+    sampling.add_argument(
+        "--max-size", "--max_size", dest="max_size", type=int, help="longest frame side in pixels"
+    )
+    sampling.add_argument("--every_n_frames", "--every-n-frames", dest="every_n_frames", type=int, default=1,
+                          help="--task masks: keep masks of every n-th frame of the 6-fps timeline")  # fmt: skip
+    run = p.add_argument_group("execution")
+    run.add_argument(
+        "--concurrency", type=int, default=None, help="API requests in flight (default per model)"
+    )
+    run.add_argument(
+        "--batch-size", "--batch_size", dest="batch_size", type=int, default=1, help="local models: batch"
+    )
+    run.add_argument(
+        "--gpu-num", "--gpu_num", dest="gpu_num", type=int, default=1, help="GPUs one model is spread over"
+    )
+    run.add_argument("--device", default=None, help="cuda | cpu | cuda:N (default: cuda if available)")
+    run.add_argument("--dtype", default=None, help="bfloat16 | float16 | float32")
+    run.add_argument("--num_shards", "--num-shards", dest="num_shards", type=int, default=None)
+    run.add_argument("--shard_index", "--shard-index", dest="shard_index", type=int, default=None)
+    run.add_argument("--limit", type=int, default=None, help="only the first N entries")
+    run.add_argument(
+        "--dry-run", "--dry_run", dest="dry_run", action="store_true", help="print prompts, call no model"
+    )
+    run.add_argument(
+        "--base-url", "--base_url", dest="base_url", default=None, help="API endpoint (else env)"
+    )
+    run.add_argument("--max-retries", dest="max_retries", type=int, default=5)
+    run.add_argument(
+        "--timeout", type=float, default=600.0, help="per-item deadline in seconds (all retries)"
+    )
+    run.add_argument(
+        "--request-timeout", dest="request_timeout", type=float, default=120.0, help="one API attempt"
+    )
+    run.add_argument("--max-new-tokens", "--max_new_tokens", dest="max_new_tokens", type=int, default=1024)
+    run.add_argument("--no-progress", dest="progress", action="store_false")
+    run.add_argument(
+        "--save_masks", "--save-masks", action="store_true", help="accepted for upstream compatibility"
+    )
+    run.add_argument(
+        "--skip_viz", "--skip-viz", action="store_true", help="accepted for upstream compatibility"
+    )
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from evqa.baselines.cli_run import run_infer
+
+    summary = run_infer(args)
+    if summary is None:  # dry run or merge: already reported
+        return 0
+    print(json.dumps({k: v for k, v in vars(summary).items() if k != "errors"}, indent=2))
+    for entry_id, error in list(summary.errors.items())[:5]:
+        print(f"failed: {entry_id}: {error}", file=sys.stderr)
+    if summary.failed:
+        print(f"{summary.failed} entries failed; run the same command again to retry them", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    logging.basicConfig(level=logging.INFO)
+    sys.exit(run(build_parser("evqa infer").parse_args()))
