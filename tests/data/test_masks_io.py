@@ -42,3 +42,27 @@ def test_png_any_channel_is_foreground(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="cannot read mask PNG"):
         read_mask_png(tmp_path / "broken.png")
+
+
+def test_numpy_rle_decoder_matches_pycocotools():
+    from pycocotools import mask as mask_utils
+
+    rng = np.random.default_rng(3)
+    for i in range(200):
+        h, w = (int(v) for v in rng.integers(1, 70, size=2))
+        if i % 2:
+            yy, xx = np.ogrid[:h, :w]
+            m = (yy - h / 2) ** 2 + (xx - w / 3) ** 2 < rng.integers(1, 1500)
+        else:
+            m = rng.random((h, w)) > rng.random()
+        rle = rle_encode(m)
+        coco = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode()}).astype(bool)
+        assert np.array_equal(rle_decode(rle), coco) and np.array_equal(coco, m)
+
+
+def test_rle_counts_that_do_not_add_up_are_rejected():
+    rle = rle_encode(np.ones((4, 4), bool))
+    with pytest.raises(DataError, match="malformed RLE"):
+        rle_decode({"size": [5, 4], "counts": rle["counts"]})
+    with pytest.raises(DataError, match="malformed RLE"):
+        rle_decode({"size": [4, 4], "counts": "0`"})  # last group has its continuation bit set
