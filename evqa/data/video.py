@@ -72,7 +72,9 @@ def _choose_backend(path: Path, backend: str | None) -> str:
 # ---------------------------------------------------------------- backends
 # Each reader takes sorted unique indices and returns uint8 [T, H, W, 3] RGB in that order.
 
-_SEEK_GAP = 12  # frames; a larger jump seeks (to the keyframe before) instead of decoding through
+# OpenCV cannot list keyframes; a seek decodes from the keyframe before the target, so it only pays off
+# for long jumps (x264's default keyframe interval is 250 frames).
+_OPENCV_SEEK_GAP = 120
 
 
 def _folder_files(path: Path) -> list[Path]:
@@ -135,21 +137,38 @@ def _pyav_info(path: Path) -> tuple[float, int, int, int]:
         return fps, count, stream.codec_context.width, stream.codec_context.height
 
 
-def _pyav_index(frame, stream, fps: float) -> int:
+def _pyav_index(item, stream, fps: float) -> int:
+    """Frame index of a decoded frame or a packet, from its pts (constant frame rate)."""
     start = stream.start_time or 0
-    return int(round(float((frame.pts - start) * stream.time_base) * fps))
+    return int(round(float((item.pts - start) * stream.time_base) * fps))
+
+
+def _pyav_keyframes(container, stream, fps: float) -> list[int]:
+    """Frame indices of the keyframes, from demuxing only (no decoding)."""
+    keys = [
+        _pyav_index(packet, stream, fps)
+        for packet in container.demux(stream)
+        if packet.is_keyframe and packet.pts is not None
+    ]
+    container.seek(0)
+    return sorted(keys) or [0]
 
 
 def _pyav_read(path: Path, indices: np.ndarray) -> np.ndarray:
+    import bisect
+
     import av
 
     frames, position, decoded = [], -1, None
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate)
+        keyframes = _pyav_keyframes(container, stream, fps)
         for target in indices.tolist():
-            if decoded is None or target - position > _SEEK_GAP:
-                pts = int(round(target / fps / stream.time_base)) + (stream.start_time or 0)
+            # seek only when a keyframe lies between the decoder's position and the target
+            key = keyframes[max(0, bisect.bisect_right(keyframes, target) - 1)]
+            if decoded is None or key > position:
+                pts = int(round(key / fps / stream.time_base)) + (stream.start_time or 0)
                 container.seek(pts, stream=stream, backward=True, any_frame=False)
                 decoded = container.decode(stream)
             frame = None
@@ -187,7 +206,7 @@ def _opencv_read(path: Path, indices: np.ndarray) -> np.ndarray:
     frames, position = [], -1  # position = index of the last frame grabbed
     try:
         for target in indices.tolist():
-            if target - position > _SEEK_GAP:
+            if target - position > _OPENCV_SEEK_GAP:
                 cap.set(cv2.CAP_PROP_POS_FRAMES, target)
                 position = target - 1
             while position < target:

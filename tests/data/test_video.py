@@ -119,3 +119,21 @@ def test_missing_inputs_raise_data_errors(clip, tmp_path):
 def test_write_video_rejects_odd_sizes(tmp_path):
     with pytest.raises(ValueError, match="even"):
         V.write_video(tmp_path / "x.mp4", np.zeros((2, 31, 32, 3), np.uint8), 6.0)
+
+
+def test_seeking_across_keyframes(tmp_path):
+    """300 frames: x264 puts keyframes at 0 and 250, so frame 260 is reached by seeking, 5 and 299 not."""
+    frames = np.zeros((300, 32, 48, 3), dtype=np.uint8)
+    for i in range(300):
+        frames[i, :, :] = (i * 37) % 200 + 20  # a distinct flat grey per frame
+    path = tmp_path / "long.mp4"
+    V.write_video(path, frames, 30.0)
+    indices = [299, 5, 260, 251, 120]
+    for backend in BACKENDS:
+        out = V.read_frames(path, indices, backend=backend)
+        np.testing.assert_allclose(
+            out.mean(axis=(1, 2, 3)), frames[indices, 0, 0, 0], atol=2, err_msg=backend
+        )
+    missing = tmp_path / "no_such_frames"
+    with pytest.raises(DataError, match="no_such_frames: video not found"):
+        V.sample_frames(missing, fps=1.0)
