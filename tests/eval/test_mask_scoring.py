@@ -1,0 +1,56 @@
+"""Per-entry mask scoring: frame selection per protocol, layouts, mask_folder override, process pool."""
+
+import numpy as np
+import pytest
+
+from evqa.data.masks import write_mask_png, write_rle_json
+from evqa.eval.mask_scoring import MaskTask, score_masks
+from evqa.metrics.masks import jaccard_and_boundary_f
+
+
+def _box(y0, x0, h=10, w=12, shape=(40, 50)):
+    m = np.zeros(shape, bool)
+    m[y0 : y0 + h, x0 : x0 + w] = True
+    return m
+
+
+@pytest.fixture
+def roots(tmp_path):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    write_rle_json(gt / "a.json", "a", {0: _box(5, 5), 6: _box(8, 9)})  # GT as RLE
+    write_mask_png(pred / "a" / "masks" / "00000.png", _box(6, 6))  # pred as upstream PNG
+    write_mask_png(pred / "a" / "masks" / "00012.png", _box(20, 20))  # predicted-only frame
+    return str(gt), str(pred)
+
+
+def test_evqa_scores_gt_frames_only(roots):
+    gt, pred = roots
+    (res,) = score_masks([MaskTask("a", gt, pred, "evqa")], progress=False)
+    j0, f0 = jaccard_and_boundary_f(_box(6, 6), _box(5, 5))
+    assert res["frames"] == 2  # frame 6 has no prediction -> empty -> (0, 0); frame 12 ignored
+    assert res["J"] == pytest.approx(j0 / 2) and res["F"] == pytest.approx(f0 / 2)
+
+
+def test_upstream_scores_predicted_frames_only(roots):
+    gt, pred = roots
+    (res,) = score_masks([MaskTask("a", gt, pred, "upstream")], progress=False)
+    j0, _ = jaccard_and_boundary_f(_box(6, 6), _box(5, 5))
+    assert res["frames"] == 2  # frames 0 and 12; GT frame 6 never looked at; frame 12 has an empty GT
+    assert res["J"] == pytest.approx(j0 / 2)
+    (dropped,) = score_masks([MaskTask("zz", gt, pred, "upstream")], progress=False)
+    assert dropped["status"] == "no_gt"
+
+
+def test_mask_folder_override(roots, tmp_path):
+    gt, _ = roots
+    folder = tmp_path / "elsewhere" / "a_masks"
+    write_mask_png(folder / "00000.png", _box(5, 5))
+    write_mask_png(folder / "00006.png", _box(8, 9))
+    (res,) = score_masks([MaskTask("a", gt, None, "evqa", pred_folder=str(folder))], progress=False)
+    assert (res["J"], res["F"]) == (1.0, 1.0)
+
+
+def test_pool_equals_serial(roots):
+    gt, pred = roots
+    tasks = [MaskTask(e, gt, pred, p) for e in ("a", "zz", "a") for p in ("evqa", "upstream")]
+    assert score_masks(tasks, num_workers=2, progress=False) == score_masks(tasks, progress=False)
