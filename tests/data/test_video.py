@@ -123,7 +123,7 @@ def test_write_video_rejects_odd_sizes(tmp_path):
 
 def test_seeking_across_keyframes(tmp_path):
     """300 frames: x264 puts keyframes at 0 and 250, so frame 260 is reached by seeking, 5 and 299 not."""
-    frames = np.zeros((300, 32, 48, 3), dtype=np.uint8)
+    frames = np.zeros((300, 32, 64, 3), dtype=np.uint8)
     for i in range(300):
         frames[i, :, :] = (i * 37) % 200 + 20  # a distinct flat grey per frame
     path = tmp_path / "long.mp4"
