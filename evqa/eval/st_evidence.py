@@ -87,6 +87,16 @@ def _format_errors(per_sample: dict) -> dict:
     return out
 
 
+def _skip_counts(samples: list[dict], extra_predictions: int) -> dict:
+    return {
+        "missing_predictions": sum(s["prediction_status"] == "missing" for s in samples),
+        "failed_predictions": sum(s["prediction_status"] == "failed" for s in samples),
+        "unparsable_answers": sum(s["answer_status"] == "unparsable" for s in samples),
+        "no_gt_segments": sum(s["temporal_iou"] is None for s in samples),
+        "extra_predictions": extra_predictions,
+    }
+
+
 def _round(metrics: dict, ndigits: int = 4) -> dict:
     return {k: round(v, ndigits) if isinstance(v, float) else v for k, v in metrics.items()}
 
@@ -169,20 +179,15 @@ def evaluate_gen(gt_file, predictions, *, protocol: str = "evqa", eval_masks: bo
     entries, preds = _inputs(gt_file, predictions)
     per_sample = {e.entry_id: _score_entry(e, preds.get(e.entry_id)) for e in entries}
     overall = _summary(list(per_sample.values()))
-    gt_ids = {e.entry_id for e in entries}
+    samples = list(per_sample.values())
     results = {
         "protocol": "evqa",
         "metadata": _metadata(gt_file, predictions, len(entries), len(preds)),
-        "qa_metrics": _round({"accuracy": overall["accuracy"], "correct": sum(s["qa_correct"] for s in per_sample.values()), "total": len(entries)}),
+        "qa_metrics": _round({"accuracy": overall["accuracy"], "correct": sum(s["qa_correct"] for s in samples),
+                              "total": len(entries)}),
         "temporal_metrics": _round({k: overall[k] for k in overall if k not in ("num_samples", "accuracy")}),
         "format_errors": _format_errors(per_sample),
-        "skipped": {
-            "missing_predictions": sum(s["prediction_status"] == "missing" for s in per_sample.values()),
-            "failed_predictions": sum(s["prediction_status"] == "failed" for s in per_sample.values()),
-            "unparsable_answers": sum(s["answer_status"] == "unparsable" for s in per_sample.values()),
-            "no_gt_segments": sum(s["temporal_iou"] is None for s in per_sample.values()),
-            "extra_predictions": len(set(preds) - gt_ids),
-        },
+        "skipped": _skip_counts(samples, len(set(preds) - {e.entry_id for e in entries})),
     }  # fmt: skip
     results["temporal_metrics"]["num_samples"] = len(entries) - results["skipped"]["no_gt_segments"]
     if eval_masks:
