@@ -1,0 +1,48 @@
+"""`evqa model init`: build a model preset and write a checkpoint folder that `from_pretrained` loads.
+
+evqa model init --preset tiny --out checkpoints/tiny
+evqa model init --preset 7b --sam2 base --pretrained /models/Qwen2.5-VL-7B-Instruct --out checkpoints/7b
+"""
+
+from __future__ import annotations
+
+import argparse
+
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Build EVQA model checkpoints.")
+    sub = parser.add_subparsers(dest="action", required=True)
+    init = sub.add_parser("init", help="write a random-init (or Qwen2.5-VL-initialised) checkpoint folder")
+    init.add_argument("--preset", choices=("tiny", "3b", "7b"), required=True, help="model size")
+    init.add_argument("--sam2", choices=("micro", "tiny", "base", "large"), default=None,
+                      help="SAM2.1 image encoder (default: micro for tiny, tiny for 3b/7b)")  # fmt: skip
+    init.add_argument("--out", required=True, help="output checkpoint folder")
+    init.add_argument("--pretrained", default=None, help="local Qwen2.5-VL-3B/7B-Instruct folder (weights)")
+    init.add_argument("--sam2-pretrained", default=None, help="local transformers SAM2.1 folder (weights)")
+    init.add_argument(
+        "--dtype", choices=DTYPES, default="float32", help="parameter dtype of the saved weights"
+    )
+    init.add_argument("--seed", type=int, default=0, help="random-init seed")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from evqa.model import build_model, save_model
+
+    model, processor = build_model(
+        args.preset,
+        args.sam2,
+        torch_dtype=getattr(torch, args.dtype),
+        pretrained=args.pretrained,
+        sam2_pretrained=args.sam2_pretrained,
+        seed=args.seed,
+    )
+    out = save_model(model, processor, args.out)
+    total = sum(p.numel() for p in model.parameters())
+    sam2 = sum(p.numel() for p in model.sam2.parameters())
+    print(f"wrote {args.preset} checkpoint to {out} ({total / 1e6:.2f}M parameters, SAM2 {sam2 / 1e6:.2f}M)")
+    return 0
