@@ -11,7 +11,7 @@ from evqa.data.instruct import load_instruct_qa, load_mask_annotation
 from evqa.data.masks import MaskStore
 from evqa.data.st_evidence import load_gen_benchmark, load_mcq_benchmark
 from evqa.data.synth import SynthPaths
-from evqa.data.synth.baselines import slug
+from evqa.data.synth.baselines import items_from_benchmark, slug, write_trivial_baselines
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +131,14 @@ def test_trivial_baselines_score_clearly_below_perfect(paths, tmp_path):
         results = json.loads(out.read_text())
         assert results["temporal_metrics"]["mIoU"] < 70
         assert results["mask_metrics"]["J&F"] < 20
+
+
+def test_baselines_rebuilt_from_disk_are_identical(paths, tmp_path):
+    items = items_from_benchmark(paths.gen_csv, paths.video_dir, paths.gt_mask_png_dir)
+    assert [i.entry_id for i in items] == [e.entry_id for e in load_gen_benchmark(paths.gen_csv)]
+    written = write_trivial_baselines(tmp_path, items, gt_mask_dir=paths.gt_mask_png_dir, seed=7)
+    for name, (pred, mask_dir) in written.items():
+        original_pred, original_masks = paths.baseline(slug(name))
+        assert pred.read_bytes() == original_pred.read_bytes()
+        for path in sorted(original_masks.glob("*.json")):
+            assert (mask_dir / path.name).read_bytes() == path.read_bytes()

@@ -108,6 +108,34 @@ def write_baseline(
     return pred_file, out_dir / "masks"
 
 
+def items_from_benchmark(
+    gt_file: str | os.PathLike, video_dir: str | os.PathLike, gt_mask_dir: str | os.PathLike
+) -> list[BenchmarkItem]:
+    """BenchmarkItems of any generative benchmark on disk (CSV + videos + GT masks in either layout)."""
+    from evqa.data.st_evidence import load_gen_benchmark
+    from evqa.data.video import video_info
+
+    store = MaskStore(gt_mask_dir)
+    items = []
+    for entry in load_gen_benchmark(gt_file):
+        info = video_info(Path(video_dir) / entry.video_path)
+        items.append(
+            BenchmarkItem(
+                entry.entry_id,
+                entry.video_id,
+                len(entry.candidates),
+                entry.answer_index,
+                [list(s) for s in entry.segments],
+                info.num_frames,
+                info.fps,
+                info.height,
+                info.width,
+                tuple(store.frames(entry.entry_id)),
+            )
+        )
+    return items
+
+
 def write_trivial_baselines(
     baselines_dir: str | os.PathLike,
     items: list[BenchmarkItem],
