@@ -50,7 +50,8 @@ def build_task(args: argparse.Namespace, adapter_cls: type, task: str, mcq_task:
     if task == "gen":
         data = resolve_gen_data(args.gt_file, args.video_dir)
         entries = load_gen_benchmark(data.gt_file)[: args.limit]
-        mask_dir = args.pred_mask_dir or out.with_suffix("") / "masks"
+        # the scorer looks for predicted masks in <prediction file without .json>/concat by default
+        mask_dir = args.pred_mask_dir or out.with_suffix("") / "concat"
         return GenTask(
             entries, mode=args.mode or "single-turn", video_dir=data.video_dir, mask_dir=mask_dir, **common
         )
@@ -59,6 +60,26 @@ def build_task(args: argparse.Namespace, adapter_cls: type, task: str, mcq_task:
     return McqTask(
         entries, tasks=expand_mcq_task(mcq_task), mask_file=data.mask_file, video_dir=data.video_dir, **common
     )
+
+
+def benchmark_order(args: argparse.Namespace, task: str) -> list[str]:
+    """Entry ids in benchmark order (the order of the merged JSON)."""
+    from evqa.data.st_evidence import load_gen_benchmark, load_mcq_benchmark
+
+    if task == "gen":
+        return [
+            e.entry_id for e in load_gen_benchmark(resolve_gen_data(args.gt_file, args.video_dir).gt_file)
+        ]
+    data = resolve_mcq_data(args.data_file, args.distractors_file, args.mask_file, args.video_dir)
+    return [e.entry_id for e in load_mcq_benchmark(data.data_file)]
+
+
+def merge(out, order: list[str]) -> None:
+    """--merge: combine every JSONL of `out` into `out` (benchmark order) and report the counts."""
+    merged = merge_outputs(out, order=order)
+    failed = sum(1 for r in merged.values() if r.get("error"))
+    missing = len(set(order) - set(merged))
+    print(f"merged {len(merged)} entries into {out} ({failed} failed, {missing} of the benchmark missing)")
 
 
 def print_plan(task, limit_shard: list) -> None:
@@ -75,8 +96,7 @@ def run_infer(args: argparse.Namespace) -> RunSummary | None:
 
         return run_masks_step(args)
     if args.merge and args.output and args.model is None:
-        merged = merge_outputs(args.output)
-        print(f"merged {len(merged)} entries into {args.output}")
+        merge(args.output, benchmark_order(args, task_name))
         return None
     adapter, model_id = resolve_adapter(args.model or args.adapter, args.adapter)
     adapter_cls = get_model_class(adapter)
@@ -85,8 +105,7 @@ def run_infer(args: argparse.Namespace) -> RunSummary | None:
     out = Path(args.output or default_output(adapter, model_id, task=task_name, mode=args.mode or "single-turn",
                                              tag=tag, mcq_task=mcq_task))  # fmt: skip
     if args.merge:
-        merged = merge_outputs(out)
-        print(f"merged {len(merged)} entries into {out}")
+        merge(out, benchmark_order(args, task_name))
         return None
     task = build_task(args, adapter_cls, task_name, mcq_task, out)
     shard_index, num_shards = resolve_shard(args.num_shards, args.shard_index)
