@@ -163,5 +163,5 @@ def meta_sam2_to_hf(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor
     _add_identity_projection(renamed)
     fourier = "prompt_encoder.shared_embedding.positional_embedding"
     if fourier in renamed:
-        renamed["shared_image_embedding.positional_embedding"] = renamed[fourier]
+        renamed["shared_image_embedding.positional_embedding"] = renamed[fourier].clone()
     return renamed

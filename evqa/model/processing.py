@@ -87,7 +87,7 @@ class EvqaProcessor:
         """Load what `save_pretrained` wrote; keyword arguments override saved settings."""
         path = Path(directory) / PROCESSOR_CONFIG
         if not path.is_file():
-            raise InputError(f"no {PROCESSOR_CONFIG} in {directory}", path=str(directory))
+            raise InputError(f"no {PROCESSOR_CONFIG}: not an EVQA checkpoint folder", path=str(directory))
         settings = {**read_json(path), **overrides}
         return cls(AutoTokenizer.from_pretrained(str(directory)), **settings)
 

@@ -1,12 +1,19 @@
-"""Meta SAM2 -> transformers Sam2VideoModel conversion: converted tiny Meta modules give the same outputs.
+"""UniPixel -> EVQA conversion.
+
+Part 1, Meta SAM2 -> transformers Sam2VideoModel: converted tiny Meta modules give the same outputs.
+Part 2, a whole tiny UniPixel-style checkpoint (legacy Qwen2.5-VL keys + Meta `sam2.*` + heads, sharded
+safetensors) converts into an EVQA checkpoint that the strict loader accepts.
 
 The tiny Meta SAM2 is built from `sam2.modeling.*` classes directly (no hydra, no torchvision) with the
 hyper-parameters of a tiny transformers `Sam2VideoConfig`, and every parameter is randomised (many SAM2
 parameters start at zero, which would hide mapping mistakes).
 """
 
+import json
+
 import pytest
 import torch
+from safetensors.torch import save_file
 from sam2.modeling.backbones.hieradet import Hiera
 from sam2.modeling.backbones.image_encoder import FpnNeck, ImageEncoder
 from sam2.modeling.memory_attention import MemoryAttention, MemoryAttentionLayer
@@ -15,10 +22,16 @@ from sam2.modeling.position_encoding import PositionEmbeddingSine
 from sam2.modeling.sam.mask_decoder import MaskDecoder
 from sam2.modeling.sam.transformer import RoPEAttention, TwoWayTransformer
 from sam2.modeling.sam2_base import SAM2Base
-from transformers import Sam2VideoConfig, Sam2VideoModel
+from torch import nn
+from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Sam2VideoConfig, Sam2VideoModel
+from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
 
-from evqa.errors import ModelError
+from evqa.cli.main import run_command
+from evqa.errors import InputError, ModelError
 from evqa.model.convert_sam2 import meta_sam2_to_hf
+from evqa.model.convert_unipixel import convert_unipixel, qwen_key
+from evqa.model.loading import load_model
+from evqa.model.tokenizer import build_tiny_tokenizer, special_token_ids
 
 SIDE = 64  # SAM2 input side (pixels)
 
@@ -211,3 +224,181 @@ def test_unipixel_gamma_spelling_and_identity_projection():
     out = meta_sam2_to_hf(state)
     assert torch.equal(out["memory_encoder.memory_fuser.layers.0.scale"], torch.ones(4))
     assert torch.equal(out["memory_encoder.projection.weight"][:, :, 0, 0], torch.eye(4))
+
+
+# ---- part 2: a whole UniPixel checkpoint --------------------------------------------------------------
+HIDDEN = 32
+DROPPED = {  # UniPixel's ref/mem bridges (inputs differ from ours): reported, not converted
+    "ref_encoder.point_embeddings.0.weight": (1, 64),
+    "ref_proj.1.weight": (HIDDEN, 384),
+    "tem_pe.positional_encoding_gaussian_matrix": (1, 32),
+    "msk_proj.0.weight": (64, 64),
+}
+
+
+def _tiny_qwen_config(tokenizer) -> Qwen2_5_VLConfig:
+    ids = special_token_ids(tokenizer)
+    return Qwen2_5_VLConfig(
+        text_config=dict(hidden_size=HIDDEN, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                         num_key_value_heads=1, vocab_size=len(tokenizer),
+                         rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [4, 2, 2]}),
+        vision_config=dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=2, out_hidden_size=HIDDEN,
+                           fullatt_block_indexes=[0]),
+        image_token_id=ids["image_pad"], video_token_id=ids["video_pad"],
+        vision_start_token_id=ids["vision_start"], vision_end_token_id=ids["vision_end"], tie_word_embeddings=False,
+    )  # fmt: skip
+
+
+def _legacy(key: str) -> str:
+    """Current Qwen2.5-VL key -> the pre-5.x layout released checkpoints use."""
+    if key.startswith("model.visual."):
+        return key[len("model.") :]
+    return key.replace("model.language_model.", "model.", 1)
+
+
+@pytest.fixture(scope="module")
+def unipixel(tmp_path_factory):
+    """A tiny UniPixel checkpoint folder and the modules it was made from."""
+    torch.manual_seed(1)
+    src = tmp_path_factory.mktemp("unipixel")
+    tokenizer = build_tiny_tokenizer()
+    qwen_config = _tiny_qwen_config(tokenizer)
+    qwen = Qwen2_5_VLForConditionalGeneration(qwen_config).eval()
+    with torch.no_grad():
+        qwen.model.language_model.norm.weight.uniform_(0.5, 1.5)
+    seg_head = nn.Sequential(
+        Qwen2_5_VLRMSNorm(HIDDEN), nn.Linear(HIDDEN, HIDDEN), nn.GELU(), nn.Linear(HIDDEN, 2 * 64)
+    )
+    with torch.no_grad():
+        seg_head[0].weight.uniform_(-2.0, 2.0)
+    meta = build_meta_sam2(tiny_sam2_config())
+    state = {_legacy(k): v for k, v in qwen.state_dict().items()}
+    state.update({f"sam2.{k}": v for k, v in meta.state_dict().items()})
+    state.update({f"seg_head.{k}": v for k, v in seg_head.state_dict().items()})
+    state.update({k: torch.randn(shape) for k, shape in DROPPED.items()})
+    keys = sorted(state)
+    shards = {"model-00001-of-00002.safetensors": keys[::2], "model-00002-of-00002.safetensors": keys[1::2]}
+    for name, part in shards.items():
+        save_file({k: state[k].contiguous() for k in part}, str(src / name))
+    weight_map = {k: name for name, part in shards.items() for k in part}
+    (src / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    config = qwen_config.to_dict()
+    config.update(
+        model_type="pixel_qwen2_5_vl",
+        sam2_config="sam2.1_hiera_t",
+        sam2_image_size=SIDE,
+        sam2_hidden_tokens=2,
+    )
+    (src / "config.json").write_text(json.dumps(config))
+    tokenizer.save_pretrained(src)
+    return {"src": src, "qwen": qwen, "meta": meta, "seg_head": seg_head.eval(), "tokenizer": tokenizer}
+
+
+@pytest.fixture(scope="module")
+def converted(unipixel, tmp_path_factory):
+    dst = tmp_path_factory.mktemp("evqa")
+    report = convert_unipixel(unipixel["src"], dst, sam2_config=tiny_sam2_config(), dtype=torch.float32)
+    model, processor = load_model(dst)  # strict: every weight present, nothing unexpected
+    return report, model, processor
+
+
+def test_qwen_weights_copied(unipixel, converted):
+    _, model, _ = converted
+    ours = model.state_dict()
+    for key, value in unipixel["qwen"].state_dict().items():
+        assert torch.equal(ours[key], value), key
+
+
+def test_sam2_outputs_equal_meta(unipixel, converted):
+    _, model, _ = converted
+    pixels = torch.randn(1, 3, SIDE, SIDE)
+    with torch.no_grad():
+        expected = unipixel["meta"].forward_image(pixels)["backbone_fpn"]
+        got = model.sam2.get_image_features(pixels).fpn_hidden_states
+    for a, b in zip(expected, got, strict=True):
+        torch.testing.assert_close(a.flatten(2).permute(2, 0, 1), b, atol=1e-5, rtol=0)
+
+
+def test_seg_head_folds_unipixel_norm(unipixel, converted):
+    """UniPixel: seg_head(pre-norm hidden); ours: seg_head(final-normed hidden) — same prompt embeddings."""
+    _, model, _ = converted
+    hidden = torch.randn(3, HIDDEN) * 4
+    with torch.no_grad():
+        expected = unipixel["seg_head"](hidden).reshape(3, 2, 64)
+        got = model.seg_head(model.model.language_model.norm(hidden))
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    assert expected.abs().max() > 0.1
+
+
+def test_model_feeds_seg_head_the_final_normed_state(converted):
+    """The folding assumes `hidden_states[-1]` (what EVQA's forward reads) is the final norm's output."""
+    _, model, _ = converted
+    captured = {}
+    hook = model.model.language_model.norm.register_forward_hook(lambda m, i, o: captured.update(out=o))
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor([[5, 6, 7, 8]]), output_hidden_states=True)
+    hook.remove()
+    assert torch.equal(out.hidden_states[-1], captured["out"])
+
+
+def test_report_and_processor(unipixel, converted):
+    report, _, processor = converted
+    assert report.dropped == sorted(DROPPED)
+    assert report.initialised and all(k.startswith(("ref_encoder.", "mem_proj.")) for k in report.initialised)
+    assert report.converted["sam2"] == len(Sam2VideoModel(tiny_sam2_config()).state_dict())
+    assert report.converted["seg_head"] == 4
+    assert processor.sam2_image_size == SIDE
+    assert processor.token_ids == special_token_ids(unipixel["tokenizer"])
+
+
+def test_qwen_key_layouts():
+    assert qwen_key("visual.blocks.0.attn.qkv.weight") == "model.visual.blocks.0.attn.qkv.weight"
+    assert qwen_key("model.layers.0.mlp.up_proj.weight") == "model.language_model.layers.0.mlp.up_proj.weight"
+    assert qwen_key("model.language_model.norm.weight") == "model.language_model.norm.weight"
+    assert qwen_key("lm_head.weight") == "lm_head.weight"
+
+
+def _copy_checkpoint(src, dst, extra: dict[str, torch.Tensor] | None = None):
+    dst.mkdir()
+    for path in src.iterdir():
+        (dst / path.name).write_bytes(path.read_bytes())
+    if extra:
+        save_file(extra, str(dst / "model-00002-of-00002.safetensors"))
+        index = json.loads((dst / "model.safetensors.index.json").read_text())
+        index["weight_map"] = {
+            k: v for k, v in index["weight_map"].items() if not v.startswith("model-00002")
+        }
+        index["weight_map"].update(dict.fromkeys(extra, "model-00002-of-00002.safetensors"))
+        (dst / "model.safetensors.index.json").write_text(json.dumps(index))
+
+
+def test_conversion_errors(unipixel, tmp_path):
+    with pytest.raises(InputError, match="no config.json"):
+        convert_unipixel(tmp_path, tmp_path / "out")
+    bad = tmp_path / "bad"
+    _copy_checkpoint(unipixel["src"], bad, {"mystery_head.weight": torch.zeros(2)})
+    with pytest.raises(ModelError, match="unknown UniPixel parameter 'mystery_head.weight'"):
+        convert_unipixel(bad, tmp_path / "out", sam2_config=tiny_sam2_config())
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "config.json").write_text("{}")
+    (adapter / "adapter_config.json").write_text("{}")
+    with pytest.raises(ModelError, match="LoRA adapter"):
+        convert_unipixel(adapter, tmp_path / "out")
+    with pytest.raises(ModelError, match="--base-preset 7b expects LLM width 3584"):
+        convert_unipixel(unipixel["src"], tmp_path / "out", sam2_config=tiny_sam2_config(), base_preset="7b")
+
+
+def test_cli_converts_and_reports_errors(unipixel, tmp_path, monkeypatch, capsys):
+    import evqa.model.presets as presets
+
+    monkeypatch.setattr(presets, "sam2_config", lambda name, size: tiny_sam2_config(size))
+    dst = tmp_path / "cli"
+    assert run_command("convert-unipixel", [str(unipixel["src"]), str(dst), "--dtype", "float32"]) == 0
+    out = capsys.readouterr().out
+    assert "SAM2 tiny, 64 px" in out and f"{len(DROPPED)} UniPixel tensors" in out
+    assert json.loads((dst / "conversion_report.json").read_text())["sam2"] == "tiny"
+    assert run_command("convert-unipixel", [str(tmp_path / "missing"), str(dst)]) == 2
+    assert (
+        capsys.readouterr().err == f"error: {tmp_path / 'missing'}: no config.json: not a checkpoint folder\n"
+    )

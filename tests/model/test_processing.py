@@ -193,5 +193,5 @@ def test_save_and_load_round_trip(processor, tmp_path):
     for key in a:
         assert torch.equal(a[key], b[key]), key
     assert EvqaProcessor.from_pretrained(tmp_path, sam2_image_size=64).sam2_image_size == 64
-    with pytest.raises(InputError, match="no evqa_processor_config.json"):
+    with pytest.raises(InputError, match="missing: no evqa_processor_config.json"):
         EvqaProcessor.from_pretrained(tmp_path / "missing")
