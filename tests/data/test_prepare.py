@@ -176,3 +176,27 @@ def test_reencode_needs_videos(tmp_path):
     write_frame_folder(tmp_path / "frames", np.zeros((2, 8, 8, 3), np.uint8))
     with pytest.raises(DataError, match="no videos found"):
         prepare.reencode_folder(tmp_path / "frames", tmp_path / "out", progress=False)
+
+
+def test_download_script_with_a_local_mirror(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    mirror = _mirror(tmp_path)
+    _tar(mirror / "st_evidence_gen" / "masks.tar.gz", {"masks/e1/00000.png": b"png"})
+    script = Path(__file__).resolve().parents[2] / "scripts" / "download_data.sh"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", str(script), "benchmark", "--source", str(mirror), "--local-dir", str(tmp_path / "st")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "st" / "st_evidence_gen" / "masks" / "e1" / "00000.png").read_bytes() == b"png"
+    assert "extracted 1 archive(s)" in done.stdout
+    bad = subprocess.run(["bash", str(script), "everything"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "usage:" in bad.stderr
