@@ -131,7 +131,7 @@ def sam2_name(src_config: dict, override: str | None) -> str:
     """'tiny' / 'base' / 'large' from --sam2 or UniPixel's `sam2_config` (e.g. 'sam2.1_hiera_b+')."""
     if override:
         return override
-    match = re.search(r"hiera_(t|s|b\+|l)\b", str(src_config.get("sam2_config") or ""))
+    match = re.search(r"hiera_(b\+|t|s|l)(?![a-z])", str(src_config.get("sam2_config") or ""))
     if not match:
         raise ModelError(
             "cannot tell the SAM2 size from config.json 'sam2_config'; pass --sam2 tiny|base|large"

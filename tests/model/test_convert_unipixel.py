@@ -29,7 +29,7 @@ from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRMSNorm
 from evqa.cli.main import run_command
 from evqa.errors import InputError, ModelError
 from evqa.model.convert_sam2 import meta_sam2_to_hf
-from evqa.model.convert_unipixel import convert_unipixel, qwen_key
+from evqa.model.convert_unipixel import convert_unipixel, qwen_key, sam2_name
 from evqa.model.loading import load_model
 from evqa.model.tokenizer import build_tiny_tokenizer, special_token_ids
 
@@ -356,6 +356,24 @@ def test_qwen_key_layouts():
     assert qwen_key("model.layers.0.mlp.up_proj.weight") == "model.language_model.layers.0.mlp.up_proj.weight"
     assert qwen_key("model.language_model.norm.weight") == "model.language_model.norm.weight"
     assert qwen_key("lm_head.weight") == "lm_head.weight"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("sam2.1_hiera_b+", "base"),
+        ("configs/sam2.1/sam2.1_hiera_t.yaml", "tiny"),
+        ("sam2.1_hiera_l", "large"),
+    ],
+)
+def test_sam2_size_from_unipixel_config(value, expected):
+    assert sam2_name({"sam2_config": value}, None) == expected
+    assert sam2_name({"sam2_config": value}, "large") == "large"  # --sam2 wins
+
+
+def test_sam2_size_unknown_asks_for_flag():
+    with pytest.raises(ModelError, match="pass --sam2"):
+        sam2_name({"sam2_config": None}, None)
 
 
 def _copy_checkpoint(src, dst, extra: dict[str, torch.Tensor] | None = None):
