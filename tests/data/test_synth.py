@@ -193,7 +193,7 @@ def test_bad_arguments_and_foreign_folders(tmp_path):
 
 
 def _ensure(root, queue):
-    queue.put(str(ensure_synth(root, seed=0).gen_csv))
+    queue.put(str(ensure_synth(root, seed=0, num_train=20, num_test=10, size=(64, 64)).gen_csv))
 
 
 def test_ensure_synth_from_two_processes(tmp_path):
@@ -208,6 +208,7 @@ def test_ensure_synth_from_two_processes(tmp_path):
     assert [p.exitcode for p in procs] == [0, 0]
     assert queue.get() == queue.get() == str(SynthPaths(root).gen_csv)
     assert SynthPaths(root).is_complete()
+    assert len(pd.read_csv(SynthPaths(root).gen_csv)) == 10
     assert [p.name for p in tmp_path.iterdir()] == ["shared"]  # no temporary folder left behind
     with pytest.raises(DataError, match="seed 0"):
         ensure_synth(root, seed=1)

@@ -110,8 +110,11 @@ def _try_score(paths: SynthPaths, baselines) -> dict[str, dict]:
     return score_baselines(paths, baselines)
 
 
-def ensure_synth(root: str | os.PathLike = DEFAULT_ROOT, seed: int = 0) -> SynthPaths:
-    """Return the synthetic data under `root`, generating it with default sizes first if it is missing.
+def ensure_synth(root: str | os.PathLike = DEFAULT_ROOT, seed: int = 0, **options) -> SynthPaths:
+    """Return the synthetic data under `root`, generating it first if it is missing.
+
+    `options` (num_train, num_test, size, fps) are passed to `generate` (defaults: DEFAULTS); an existing
+    root is returned as it is, as long as it was generated with the same seed.
 
     Safe when several processes call it at once: each generates into a private temporary folder next to
     `root` and renames it into place; the losers of the race discard theirs.
@@ -125,7 +128,7 @@ def ensure_synth(root: str | os.PathLike = DEFAULT_ROOT, seed: int = 0) -> Synth
         paths.root.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{paths.root.name}.", dir=paths.root.parent))
         try:
-            generate(tmp, seed=seed, score=False, progress=False)
+            generate(tmp, seed=seed, score=False, progress=False, **options)
             if paths.root.exists():
                 paths.root.rmdir()  # an empty leftover; a complete root from a winner makes this fail
             os.rename(tmp, paths.root)
