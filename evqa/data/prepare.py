@@ -301,6 +301,38 @@ def _timeline_length(
     return length
 
 
+PROBLEM_KINDS = (
+    "CSV columns",
+    "missing videos",
+    "missing frame folders",
+    "frame folder / video length mismatch",
+    "mask frames out of range",
+    "segments past the end",
+)
+
+
+def _check_columns(csv_path: Path, problems: dict[str, list[str]]) -> None:
+    columns = _csv_columns(csv_path)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if not {"segment", "temporal_evidence"} & set(columns):
+        missing.append("segment|temporal_evidence")
+    problems["CSV columns"] += [f"{csv_path}: missing column '{c}'" for c in missing]
+
+
+def _check_ranges(entry, length: int | None, mask_dir: Path | None, fps: float, problems) -> bool:
+    """Segments and mask frames of one entry within its video; returns False if it has no masks."""
+    if length is not None and any(end > length / fps + 1e-6 for _, end in entry.segments):
+        problems["segments past the end"].append(f"{entry.entry_id}: {entry.segments} > {length / fps:g} s")
+    if mask_dir is None:
+        return True
+    frames = _mask_frames(mask_dir, entry.entry_id)
+    if frames and length is not None and (frames[0] < 0 or frames[-1] >= length):
+        problems["mask frames out of range"].append(
+            f"{entry.entry_id}: frames {frames[0]}..{frames[-1]}, video has {length}"
+        )
+    return frames is not None
+
+
 def check_dataset(
     csv_path: str | os.PathLike,
     *,
@@ -316,44 +348,19 @@ def check_dataset(
     from evqa.data.st_evidence import load_gen_benchmark
 
     csv_path = Path(csv_path)
-    problems: dict[str, list[str]] = {
-        k: []
-        for k in (
-            "CSV columns",
-            "missing videos",
-            "missing frame folders",
-            "frame folder / video length mismatch",
-            "mask frames out of range",
-            "segments past the end",
-        )
-    }
-    columns = _csv_columns(csv_path)
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if not {"segment", "temporal_evidence"} & set(columns):
-        missing.append("segment|temporal_evidence")
-    problems["CSV columns"] += [f"{csv_path}: missing column '{c}'" for c in missing]
-    entries = load_gen_benchmark(csv_path)
-    dirs = [Path(d) if d is not None else None for d in (video_dir, mask_dir, frames_dir)]
+    problems: dict[str, list[str]] = {kind: [] for kind in PROBLEM_KINDS}
+    _check_columns(csv_path, problems)
+    video_dir, mask_dir, frames_dir = (
+        Path(d) if d is not None else None for d in (video_dir, mask_dir, frames_dir)
+    )
     lengths: dict[str, int | None] = {}
     no_masks = 0
+    entries = load_gen_benchmark(csv_path)
     for entry in tqdm(entries, desc="check", unit="entry", disable=not progress):
         if entry.video_path not in lengths:
-            lengths[entry.video_path] = _timeline_length(entry, dirs[0], dirs[2], fps, problems)
-        length = lengths[entry.video_path]
-        if length is not None and any(end > length / fps + 1e-6 for _, end in entry.segments):
-            problems["segments past the end"].append(
-                f"{entry.entry_id}: {entry.segments} > {length / fps:g} s"
-            )
-        if dirs[1] is None:
-            continue
-        frames = _mask_frames(dirs[1], entry.entry_id)
-        if frames is None:
-            no_masks += 1
-        elif length is not None and frames and (frames[0] < 0 or frames[-1] >= length):
-            problems["mask frames out of range"].append(
-                f"{entry.entry_id}: frames {frames[0]}..{frames[-1]}, video has {length}"
-            )
+            lengths[entry.video_path] = _timeline_length(entry, video_dir, frames_dir, fps, problems)
+        no_masks += not _check_ranges(entry, lengths[entry.video_path], mask_dir, fps, problems)
     checked = {"entries": len(entries), "videos": len(lengths)}
-    if dirs[1] is not None:
+    if mask_dir is not None:
         checked["entries without masks"] = no_masks
     return CheckReport(checked, problems)

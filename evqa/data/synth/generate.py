@@ -75,17 +75,8 @@ def generate(
     started = time.perf_counter()
     paths = _prepare_root(Path(out_dir))
     writer = SynthWriter(paths)
-    height, width = size
-    for split, count in (("test", num_test), ("train", num_train)):
-        for k in tqdm(range(count), desc=f"synth {split}", unit="clip", disable=not progress):
-            rng = np.random.default_rng([seed, _SPLIT_CODE[split], k])
-            spec = sample_clip(rng, f"synth_{split}_{k:04d}", height, width, fps)
-            question = make_question(rng, spec)
-            frames, masks = render_clip(spec)
-            if split == "test":
-                writer.add_test(rng, spec, question, frames, masks)
-            else:
-                writer.add_train(spec, question, frames, masks)
+    _write_split(writer, "test", num_test, seed, size, fps, progress)
+    _write_split(writer, "train", num_train, seed, size, fps, progress)
     writer.finish()
     baselines = write_trivial_baselines(
         paths.baselines_dir, writer.items, gt_mask_dir=paths.gt_mask_rle_dir, seed=seed
@@ -93,13 +84,22 @@ def generate(
     meta = {"seed": seed, "num_train": num_train, "num_test": num_test, "size": list(size), "fps": fps}
     paths.meta.write_text(json.dumps(meta, sort_keys=True) + "\n")
     scores = _try_score(paths, baselines) if score else {}
-    counts = {
-        "benchmark entries": len(writer.gen_rows),
-        "MCQ entries": len(writer.mcq_rows),
-        "instruct entries": len(writer.instruct_rows),
-        "GT mask frames": sum(len(item.gt_frames) for item in writer.items),
-    }
-    return SynthSummary(paths.root, counts, time.perf_counter() - started, baselines, scores)
+    return SynthSummary(paths.root, writer.counts(), time.perf_counter() - started, baselines, scores)
+
+
+def _write_split(
+    writer: SynthWriter, split: str, count: int, seed: int, size: tuple[int, int], fps: float, progress: bool
+) -> None:
+    """Render and write `count` clips of one split; clip k is drawn from the rng seeded by (seed, split, k)."""
+    for k in tqdm(range(count), desc=f"synth {split}", unit="clip", disable=not progress):
+        rng = np.random.default_rng([seed, _SPLIT_CODE[split], k])
+        spec = sample_clip(rng, f"synth_{split}_{k:04d}", size[0], size[1], fps)
+        question = make_question(rng, spec)
+        frames, masks = render_clip(spec)
+        if split == "test":
+            writer.add_test(rng, spec, question, frames, masks)
+        else:
+            writer.add_train(spec, question, frames, masks)
 
 
 def _try_score(paths: SynthPaths, baselines) -> dict[str, dict]:

@@ -167,6 +167,15 @@ class SynthWriter:
         write_mask_annotation(p.instruct_mask_dir / f"{row['entry_id']}.json", ann)
         self.instruct_rows.append(row)
 
+    def counts(self) -> dict[str, int]:
+        """What has been written so far, for the summary."""
+        return {
+            "benchmark entries": len(self.gen_rows),
+            "MCQ entries": len(self.mcq_rows),
+            "instruct entries": len(self.instruct_rows),
+            "GT mask frames": sum(len(item.gt_frames) for item in self.items),
+        }
+
     def finish(self) -> None:
         """Write the CSV and JSON indexes (benchmark, MCQ, instruct)."""
         p = self.paths
