@@ -346,10 +346,12 @@ def sample_frames(
 class VideoWriter:
     """Streaming H.264 writer (PyAV, yuv420p, constant frame rate): `with VideoWriter(p, 6.0) as w: w.write(rgb)`.
 
+    `crf` is x264's quality (lower = better), `gop` the keyframe interval in frames (default: x264's 250).
+
     Frames are uint8 [H, W, 3] RGB of one even size (a yuv420p requirement); parent folders are created.
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float, *, crf: int = 17):
+    def __init__(self, path: str | os.PathLike, fps: float, *, crf: int = 17, gop: int | None = None):
         from fractions import Fraction
 
         import av
@@ -357,7 +359,7 @@ class VideoWriter:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._rate = Fraction(fps).limit_denominator(1001)
         self._container = av.open(str(path), mode="w")
-        self._crf = crf
+        self._crf, self._gop = crf, gop
         self._stream = None
         self.count = 0
 
@@ -368,6 +370,8 @@ class VideoWriter:
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.time_base = 1 / self._rate
         stream.options = {"crf": str(self._crf), "preset": "veryfast", "threads": "1"}
+        if self._gop:
+            stream.codec_context.gop_size = self._gop  # keyframe interval, frames
         self._stream = stream
 
     def write(self, rgb: np.ndarray) -> None:
