@@ -45,17 +45,30 @@ def disk(radius: int) -> np.ndarray:
     return kernel
 
 
-def seg2bmap(mask: np.ndarray) -> np.ndarray:
-    """One-pixel-wide boundary map of a (H, W) mask by the DAVIS `seg2bmap` rule. Returns bool (H, W)."""
-    seg = np.asarray(mask).astype(bool, copy=False)
-    out = np.zeros(seg.shape, dtype=bool)
+def _seg2bmap_u8(seg: np.ndarray) -> np.ndarray:
+    """seg2bmap of a 0/1 uint8 (H, W) array (may be a strided crop); returns 0/1 uint8 (H, W).
+
+    OpenCV's element-wise ops take the crop's row stride as is, so no copy is made."""
+    out = np.zeros(seg.shape, dtype=np.uint8)
+    if seg.shape[0] < 2 or seg.shape[1] < 2:
+        if seg.shape[0] == 1:  # a single row: only the right neighbour exists
+            out[0, :-1] = seg[0, :-1] != seg[0, 1:]
+        else:
+            out[:-1, 0] = seg[:-1, 0] != seg[1:, 0]
+        return out
     core = seg[:-1, :-1]
-    np.not_equal(core, seg[:-1, 1:], out=out[:-1, :-1])
-    out[:-1, :-1] |= core != seg[1:, :-1]
-    out[:-1, :-1] |= core != seg[1:, 1:]
+    edges = cv2.bitwise_xor(core, seg[:-1, 1:])
+    cv2.bitwise_or(edges, cv2.bitwise_xor(core, seg[1:, :-1]), dst=edges)
+    cv2.bitwise_or(edges, cv2.bitwise_xor(core, seg[1:, 1:]), dst=edges)
+    out[:-1, :-1] = edges
     out[-1, :-1] = seg[-1, :-1] != seg[-1, 1:]
     out[:-1, -1] = seg[:-1, -1] != seg[1:, -1]
     return out
+
+
+def seg2bmap(mask: np.ndarray) -> np.ndarray:
+    """One-pixel-wide boundary map of a (H, W) mask by the DAVIS `seg2bmap` rule. Returns bool (H, W)."""
+    return _seg2bmap_u8(np.ascontiguousarray(_as_u8(mask))).view(bool)
 
 
 def jaccard(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -121,7 +134,7 @@ def jaccard_and_boundary_f(
     inter = cv2.countNonZero(cv2.bitwise_and(p, g))
     union = cv2.countNonZero(cv2.bitwise_or(p, g))
     j = inter / union
-    bp, bg = seg2bmap(p).view(np.uint8), seg2bmap(g).view(np.uint8)
+    bp, bg = _seg2bmap_u8(p), _seg2bmap_u8(g)
     n_pred, n_gt = cv2.countNonZero(bp), cv2.countNonZero(bg)
     if n_pred == 0 or n_gt == 0:
         return j, _f_from_counts(n_pred, n_gt, 0, 0)

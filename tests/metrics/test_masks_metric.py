@@ -115,3 +115,17 @@ def test_column_major_inputs_give_the_same_values(case):
     assert jaccard_and_boundary_f(np.asfortranarray(pred), np.asfortranarray(gt)) == want
     assert jaccard_and_boundary_f(np.asfortranarray(pred), gt) == want
     assert jaccard_and_boundary_f(pred.T, gt.T) == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 5), (5, 1), (2, 2)])
+def test_seg2bmap_tiny_shapes_match_the_shift_formula(shape):
+    rng = np.random.default_rng(sum(shape))
+    for _ in range(10):
+        seg = rng.random(shape) > 0.5
+        e, s, se = np.zeros_like(seg), np.zeros_like(seg), np.zeros_like(seg)
+        e[:, :-1], s[:-1, :], se[:-1, :-1] = seg[:, 1:], seg[1:, :], seg[1:, 1:]
+        want = seg ^ e | seg ^ s | seg ^ se
+        want[-1, :] = seg[-1, :] ^ e[-1, :]
+        want[:, -1] = seg[:, -1] ^ s[:, -1]
+        want[-1, -1] = 0
+        assert np.array_equal(seg2bmap(seg), want)
