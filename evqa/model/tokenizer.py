@@ -52,7 +52,7 @@ moves moving moved appears appear appeared disappears disappear disappeared ente
 leave left stops stop stopped starts start started bounces bounce rolls roll falls fall jumps jump turns
 turn changes change changed grows shrinks stays stay visible hidden still fast slow slowly quickly
 red green blue yellow orange purple pink white black gray grey brown cyan magenta dark light bright
-circle square triangle rectangle ball box disk cube star ring line dot car person dog cat bird
+circle square triangle diamond cross rectangle ball box disk cube star ring line dot car person dog cat bird
 scene screen background foreground corner edge side area region
 one two three four five six seven eight nine ten zero none all both each every only
 not no yes true false it its this that these those there here what which who

@@ -61,6 +61,12 @@ def test_prompt_order_and_time_hint(processor):
     assert text.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n")
 
 
+def test_time_hint_can_be_disabled(processor):
+    plain = EvqaProcessor(processor.tokenizer, min_pixels=56 * 56, max_pixels=112 * 112, timestamp_hint=False)
+    text = plain.decode(plain.encode_generation_prompt(_frames(2), [0.0, 1.0], "Q?")["input_ids"])
+    assert "<|vision_end|>Q?<|im_end|>" in text and "seconds" not in text
+
+
 @pytest.mark.parametrize(
     ("timestamps", "expected"),
     [([0.0, 1.0, 2.0, 3.0], 2.0), ([0.0, 0.5, 1.0, 1.5], 1.0), ([10.0, 12.0], 4.0), ([3.0], 2.0)],

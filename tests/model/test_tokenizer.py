@@ -48,6 +48,16 @@ def test_numbers_and_target_are_compact(tokenizer):
     assert len(tokenizer.tokenize(" Answer")) == 1 and len(tokenizer.tokenize(" Evidence")) == 1
 
 
+def test_synthetic_benchmark_words_are_single_tokens(tokenizer):
+    """The ST-Evidence-Synth questions (colour / shape of a moving object) cost one token per word."""
+    for text in [
+        "What colour is the diamond that appears in the video?",
+        "What shape is the cyan object in the video?",
+    ]:
+        words = len(text[:-1].split()) + 1  # + '?'
+        assert len(tokenizer.tokenize(text)) == words, tokenizer.tokenize(text)
+
+
 def test_chat_template(tokenizer):
     messages = [
         {"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "Q?"}]},
