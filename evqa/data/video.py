@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,8 +78,16 @@ def _choose_backend(path: Path, backend: str | None) -> str:
 _OPENCV_SEEK_GAP = 120
 
 
+def _frame_order(path: Path) -> tuple:
+    """Numeric order of frame files, so frame_10000.jpg comes after frame_9999.jpg."""
+    digits = re.findall(r"\d+", path.stem)
+    return (int(digits[-1]) if digits else -1, path.name)
+
+
 def _folder_files(path: Path) -> list[Path]:
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    files = sorted(
+        (p for p in path.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")), key=_frame_order
+    )
     if not files:
         raise DataError("frame folder has no .jpg/.png frames", path=path)
     return files

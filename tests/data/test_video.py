@@ -137,3 +137,12 @@ def test_seeking_across_keyframes(tmp_path):
     missing = tmp_path / "no_such_frames"
     with pytest.raises(DataError, match="no_such_frames: video not found"):
         V.sample_frames(missing, fps=1.0)
+
+
+def test_frame_folder_order_is_numeric(tmp_path):
+    from PIL import Image
+
+    for number in (9999, 10000, 10001):
+        Image.fromarray(np.full((8, 8, 3), number % 250, np.uint8)).save(tmp_path / f"frame_{number:04d}.png")
+    out = V.read_frames(tmp_path, [0, 1, 2])
+    assert out[:, 0, 0, 0].tolist() == [9999 % 250, 10000 % 250, 10001 % 250]
