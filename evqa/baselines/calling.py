@@ -43,7 +43,7 @@ class ModelCaller:
     def batch(self, requests: list[Request]) -> list[Response | Exception]:
         """Several requests in one model call when the model batches; a failed batch is retried one by one
         so a bad item only fails itself."""
-        if len(requests) > 1 and self.model.supports_batching:
+        if self.model.supports_batching:
             try:
                 return list(self.model.generate_batch(requests))
             except Exception:  # noqa: BLE001 - isolate the culprit below

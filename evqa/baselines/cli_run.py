@@ -31,10 +31,12 @@ def normalize_task(args: argparse.Namespace) -> tuple[str, str]:
     return args.task, args.mcq_task
 
 
-def sampling_from(args: argparse.Namespace) -> Sampling:
-    """Frame sampling from the flags: --num-frames wins over --fps (default 1 fps)."""
+def sampling_from(args: argparse.Namespace, adapter_cls: type | None = None) -> Sampling:
+    """Frame sampling from the flags: --num-frames wins over --fps (default 1 fps); --max-size defaults to
+    the adapter's `default_max_size`."""
     fps = None if args.num_frames else (args.fps if args.fps is not None else 1.0)
-    return Sampling(fps=fps, num_frames=args.num_frames, max_frames=args.max_frames, max_size=args.max_size)
+    max_size = args.max_size or getattr(adapter_cls, "default_max_size", None)
+    return Sampling(fps=fps, num_frames=args.num_frames, max_frames=args.max_frames, max_size=max_size)
 
 
 def build_task(args: argparse.Namespace, adapter_cls: type, task: str, mcq_task: str, out: Path):
@@ -42,7 +44,7 @@ def build_task(args: argparse.Namespace, adapter_cls: type, task: str, mcq_task:
     from evqa.data.st_evidence import load_gen_benchmark, load_mcq_benchmark
 
     common = dict(
-        sampling=sampling_from(args),
+        sampling=sampling_from(args, adapter_cls),
         prompt_style=getattr(adapter_cls, "prompt_style", "baseline"),
         needs_frames=adapter_cls.needs_frames,
         max_new_tokens=args.max_new_tokens,
@@ -100,7 +102,7 @@ def run_infer(args: argparse.Namespace) -> RunSummary | None:
         return None
     adapter, model_id = resolve_adapter(args.model or args.adapter, args.adapter)
     adapter_cls = get_model_class(adapter)
-    sampling = sampling_from(args)
+    sampling = sampling_from(args, adapter_cls)
     tag = fps_tag(sampling.fps, sampling.num_frames)
     out = Path(args.output or default_output(adapter, model_id, task=task_name, mode=args.mode or "single-turn",
                                              tag=tag, mcq_task=mcq_task))  # fmt: skip

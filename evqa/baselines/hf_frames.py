@@ -1,0 +1,194 @@
+"""Local transformers video-LLMs fed the sampled frames as images, each preceded by its time in seconds.
+
+One class serves every architecture transformers ships (Qwen2.5-VL, Qwen3-VL, InternVL, LLaVA-OneVision,
+VideoLLaMA3): the checkpoint's own processor builds the inputs, `generate` answers, requests are batched
+with left padding. Feeding timestamped frames (rather than each model's video path) tells every model the
+time of each frame the same way, and needs no video processor — transformers' video processors require
+torchvision, which CPU-only machines may lack. Remote-code checkpoints (`trust_remote_code`) load through
+`AutoProcessor` as published.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Any
+
+from evqa import prompts
+from evqa.baselines.base import BaselineModel, Request, Response
+from evqa.errors import BackendUnavailableError, ModelError
+
+
+def image_only_processor(processor_cls: type) -> type:
+    """A subclass of a transformers processor without its video processor (frames go in as images).
+
+    transformers reads a processor's sub-processors and saved options from the names of its `__init__`
+    arguments, so they are spelled out here: the union of the options of the processors we wrap.
+    """
+    accepted = set(inspect.signature(processor_cls.__init__).parameters)
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, num_image_tokens=None,
+                 vision_feature_select_strategy=None, image_seq_length=None, **kwargs):  # fmt: skip
+        options = {"num_image_tokens": num_image_tokens, "image_seq_length": image_seq_length,
+                   "vision_feature_select_strategy": vision_feature_select_strategy}  # fmt: skip
+        options = {k: v for k, v in options.items() if v is not None and k in accepted}
+        kwargs.pop("video_processor", None)
+        processor_cls.__init__(self, image_processor=image_processor, tokenizer=tokenizer,
+                               chat_template=chat_template, **options, **kwargs)  # fmt: skip
+
+    return type(
+        processor_cls.__name__,
+        (processor_cls,),
+        {"__init__": __init__, "__module__": processor_cls.__module__},
+    )
+
+
+def load_processor(path: str, *, trust_remote_code: bool = False):
+    """The checkpoint's processor; for architectures transformers ships, without the video processor."""
+    from transformers import AutoConfig, AutoProcessor
+    from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+
+    config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    name = PROCESSOR_MAPPING_NAMES.get(config.model_type)
+    if name is None or (trust_remote_code and getattr(config, "auto_map", None)):
+        return AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
+    import transformers
+
+    return image_only_processor(getattr(transformers, name)).from_pretrained(path)
+
+
+def pick_device(device: str | None) -> str:
+    """'cuda' when available unless told otherwise."""
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def attention_implementation() -> str:
+    """flash_attention_2 where installed and on CUDA, else sdpa."""
+    import importlib.util
+
+    import torch
+
+    return (
+        "flash_attention_2"
+        if torch.cuda.is_available() and importlib.util.find_spec("flash_attn")
+        else "sdpa"
+    )
+
+
+class HfFramesModel(BaselineModel):
+    """A transformers image-text-to-text model over timestamped frames.
+
+    Options: device ('cuda', 'cpu', 'cuda:1'), dtype ('bfloat16', 'float16', 'float32'), gpu_num (> 1
+    spreads the model over that many GPUs with device_map='auto'), trust_remote_code.
+    """
+
+    supports_batching = True
+    trust_remote_code = False
+    default_max_size = 448  # longest frame side in pixels unless --max-size says otherwise
+
+    def __init__(self, model: str | None = None, *, device: str | None = None, dtype: str | None = None,
+                 gpu_num: int = 1, trust_remote_code: bool | None = None, **kwargs: Any):  # fmt: skip
+        super().__init__(model, **kwargs)
+        try:
+            import torch
+            from transformers import AutoModelForImageTextToText
+        except ImportError as err:
+            raise BackendUnavailableError(f"the {self.name} adapter needs torch and transformers") from err
+        remote = self.trust_remote_code if trust_remote_code is None else trust_remote_code
+        self.device = pick_device(device)
+        torch_dtype = (
+            getattr(torch, dtype)
+            if dtype
+            else (torch.bfloat16 if self.device.startswith("cuda") else torch.float32)
+        )
+        placement = {"device_map": "auto"} if gpu_num > 1 else {}
+        try:
+            self.processor = load_processor(model, trust_remote_code=remote)
+            self.model = AutoModelForImageTextToText.from_pretrained(
+                model,
+                dtype=torch_dtype,
+                trust_remote_code=remote,
+                attn_implementation=attention_implementation(),
+                **placement,
+            )
+        except (OSError, ValueError, KeyError) as err:
+            raise ModelError(f"cannot load {self.name} checkpoint '{model}': {err}") from None
+        if not placement:
+            self.model.to(self.device)
+        self.model.eval()
+        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        self.tokenizer.padding_side = "left"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "device": self.device,
+            "dtype": str(self.model.dtype).replace("torch.", ""),
+        }
+
+    def messages(self, request: Request) -> tuple[list[dict[str, Any]], list]:
+        """(chat messages, PIL images in order): timestamped frames and option images in the first turn."""
+        from PIL import Image
+
+        parts: list[dict[str, Any]] = [{"type": "text", "text": prompts.VIDEO_PREAMBLE + "\n"}]
+        images = []
+        frames = [] if request.frames is None else request.frames
+        for frame, t in zip(
+            frames, request.timestamps if request.timestamps is not None else [], strict=True
+        ):
+            parts += [{"type": "text", "text": prompts.frame_label(t)}, {"type": "image"}]
+            images.append(Image.fromarray(frame))
+        for label, image in request.images:
+            parts += [{"type": "text", "text": prompts.image_label(label)}, {"type": "image"}]
+            images.append(Image.fromarray(image))
+        messages: list[dict[str, Any]] = []
+        for i, (user, assistant) in enumerate([*request.history, (request.prompt, None)]):
+            text_part = {"type": "text", "text": user}
+            messages.append({"role": "user", "content": [*parts, text_part] if i == 0 else [text_part]})
+            if assistant is not None:
+                messages.append({"role": "assistant", "content": [{"type": "text", "text": assistant}]})
+        return messages, images
+
+    def generate_inner(self, request: Request) -> Response:
+        return self.generate_batch_inner([request])[0]
+
+    def generate_batch_inner(self, requests: list[Request]) -> list[Response]:
+        """Left-padded batch through the processor and greedy `generate`."""
+        import torch
+
+        texts, images = [], []
+        for request in requests:
+            messages, frames = self.messages(request)
+            texts.append(
+                self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            )
+            images += frames
+        inputs = self.processor(text=texts, images=images or None, return_tensors="pt", padding=True)
+        inputs = inputs.to(self.model.device)
+        budget = max(r.max_new_tokens for r in requests)
+        with torch.inference_mode():
+            output = self.model.generate(**inputs, max_new_tokens=budget, do_sample=False)
+        new = output[:, inputs["input_ids"].shape[1] :]
+        replies = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+        pad = self.tokenizer.pad_token_id
+        prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
+        return [
+            Response(
+                text=text.strip(),
+                usage={"prompt_tokens": int(p), "completion_tokens": int((row != pad).sum())},
+            )
+            for text, p, row in zip(replies, prompt_tokens, new, strict=True)
+        ]
+
+
+def checkpoint_model_type(path: str) -> str | None:
+    """model_type of a local checkpoint folder (None for hub ids not on disk)."""
+    config = Path(path) / "config.json"
+    if not config.is_file():
+        return None
+    return json.loads(config.read_text()).get("model_type")
