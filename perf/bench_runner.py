@@ -19,9 +19,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
-REPLY = {"id": "bench", "object": "chat.completion", "created": 0, "model": "gpt-4o",
-         "choices": [{"index": 0, "message": {"role": "assistant", "content": "Answer: B"}, "finish_reason": "stop"}],
-         "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}}  # fmt: skip
+REPLY = {
+    "id": "bench",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "gpt-4o",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "Answer: B"}, "finish_reason": "stop"}
+    ],
+    "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12},
+}
 
 
 def start_server(latency: float) -> ThreadingHTTPServer:
@@ -76,8 +83,13 @@ def main() -> None:
     t_seq = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        summary = run_items([(r.entry_id, r) for r in requests], process, os.path.join(tmp, "bench.json"),
-                            concurrency=args.concurrency, progress=False)  # fmt: skip
+        summary = run_items(
+            [(r.entry_id, r) for r in requests],
+            process,
+            os.path.join(tmp, "bench.json"),
+            concurrency=args.concurrency,
+            progress=False,
+        )
         t_run = time.perf_counter() - start
     server.shutdown()
     assert len(sequential) == summary.done == args.items, (len(sequential), summary)

@@ -17,9 +17,18 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 # results/<folder> per adapter (upstream folder names)
-RESULT_FOLDERS = {"qwen2_5_vl": "qwen2_5vl", "qwen3_vl": "qwen3vl", "internvl3_5": "internvl", "llava_ov_1_5": "llava_ov",
-                  "videollama3": "videollama3", "gpt": "gpt", "gemini": "gemini", "sa2va": "sa2va", "ours": "ours",
-                  "unipixel": "unipixel"}  # fmt: skip
+RESULT_FOLDERS = {
+    "qwen2_5_vl": "qwen2_5vl",
+    "qwen3_vl": "qwen3vl",
+    "internvl3_5": "internvl",
+    "llava_ov_1_5": "llava_ov",
+    "videollama3": "videollama3",
+    "gpt": "gpt",
+    "gemini": "gemini",
+    "sa2va": "sa2va",
+    "ours": "ours",
+    "unipixel": "unipixel",
+}
 
 
 @dataclass

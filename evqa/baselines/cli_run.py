@@ -104,8 +104,12 @@ def run_infer(args: argparse.Namespace) -> RunSummary | None:
     adapter_cls = get_model_class(adapter)
     sampling = sampling_from(args, adapter_cls)
     tag = fps_tag(sampling.fps, sampling.num_frames)
-    out = Path(args.output or default_output(adapter, model_id, task=task_name, mode=args.mode or "single-turn",
-                                             tag=tag, mcq_task=mcq_task))  # fmt: skip
+    out = Path(
+        args.output
+        or default_output(
+            adapter, model_id, task=task_name, mode=args.mode or "single-turn", tag=tag, mcq_task=mcq_task
+        )
+    )
     if args.merge:
         merge(out, benchmark_order(args, task_name))
         return None
@@ -115,15 +119,26 @@ def run_infer(args: argparse.Namespace) -> RunSummary | None:
         print_plan(task, task.items()[shard_index::num_shards])
         return None
     model = build_model(adapter, model_id, **model_options(args))
-    task.bind(ModelCaller(model, RetryPolicy(max_retries=args.max_retries, timeout=args.timeout,
-                                             attempt_timeout=args.request_timeout)))  # fmt: skip
+    task.bind(
+        ModelCaller(
+            model,
+            RetryPolicy(
+                max_retries=args.max_retries, timeout=args.timeout, attempt_timeout=args.request_timeout
+            ),
+        )
+    )
     log.info("running %s (%s) on %d entries -> %s", adapter, model_id, len(task.entries), out)
     return run_items(
-        task.items(), task.process, out,
+        task.items(),
+        task.process,
+        out,
         concurrency=args.concurrency or model.default_concurrency,
-        shard_index=shard_index, num_shards=num_shards, progress=args.progress,
-        batch_size=args.batch_size if model.supports_batching else 1, process_batch=task.process_batch,
-    )  # fmt: skip
+        shard_index=shard_index,
+        num_shards=num_shards,
+        progress=args.progress,
+        batch_size=args.batch_size if model.supports_batching else 1,
+        process_batch=task.process_batch,
+    )
 
 
 def model_options(args: argparse.Namespace) -> dict:

@@ -44,8 +44,15 @@ class GeminiModel(BaselineModel):
     needs_video = True
     default_concurrency = 8
 
-    def __init__(self, model: str | None = "gemini-2.5-flash", *, base_url: str | None = None,
-                 upload_threshold_mb: float = 20.0, temperature: float = 0.0, **kwargs: Any):  # fmt: skip
+    def __init__(
+        self,
+        model: str | None = "gemini-2.5-flash",
+        *,
+        base_url: str | None = None,
+        upload_threshold_mb: float = 20.0,
+        temperature: float = 0.0,
+        **kwargs: Any,
+    ):
         super().__init__(model, **kwargs)
         try:
             from google import genai
@@ -58,8 +65,10 @@ class GeminiModel(BaselineModel):
                 "set the GEMINI_API_KEY (or GOOGLE_API_KEY) environment variable", field="GEMINI_API_KEY"
             )
         self.types = types
-        options = types.HttpOptions(base_url=base_url or os.environ.get("GEMINI_BASE_URL"),
-                                    retry_options=types.HttpRetryOptions(attempts=1))  # fmt: skip
+        options = types.HttpOptions(
+            base_url=base_url or os.environ.get("GEMINI_BASE_URL"),
+            retry_options=types.HttpRetryOptions(attempts=1),
+        )
         self.client = genai.Client(api_key=api_key, http_options=options)
         self.upload_threshold = int(upload_threshold_mb * 1024 * 1024)
         self.temperature = temperature
@@ -111,8 +120,9 @@ class GeminiModel(BaselineModel):
     def generate_inner(self, request: Request) -> Response:
         types = self.types
         http = types.HttpOptions(timeout=int(request.timeout * 1000)) if request.timeout else None
-        config = types.GenerateContentConfig(temperature=self.temperature, max_output_tokens=request.max_new_tokens,
-                                             http_options=http)  # fmt: skip
+        config = types.GenerateContentConfig(
+            temperature=self.temperature, max_output_tokens=request.max_new_tokens, http_options=http
+        )
         try:
             reply = self.client.models.generate_content(
                 model=self.model_id, contents=self.contents(request), config=config
@@ -123,12 +133,17 @@ class GeminiModel(BaselineModel):
         if text is None:
             raise RetryableApiError("response has no text (blocked or empty candidate)")
         usage = reply.usage_metadata
-        counts = {"prompt_tokens": getattr(usage, "prompt_token_count", None),
-                  "completion_tokens": getattr(usage, "candidates_token_count", None),
-                  "total_tokens": getattr(usage, "total_token_count", None)}  # fmt: skip
+        counts = {
+            "prompt_tokens": getattr(usage, "prompt_token_count", None),
+            "completion_tokens": getattr(usage, "candidates_token_count", None),
+            "total_tokens": getattr(usage, "total_token_count", None),
+        }
         finish = reply.candidates[0].finish_reason if reply.candidates else None
-        return Response(text=text, usage={k: int(v) for k, v in counts.items() if isinstance(v, int)},
-                        meta={"finish_reason": str(finish) if finish is not None else None})  # fmt: skip
+        return Response(
+            text=text,
+            usage={k: int(v) for k, v in counts.items() if isinstance(v, int)},
+            meta={"finish_reason": str(finish) if finish is not None else None},
+        )
 
     def _translate(self, err: Exception) -> Exception:
         from google.genai import errors

@@ -53,8 +53,11 @@ def build_messages(request: Request, image_detail: str = "auto") -> list[dict[st
 def _usage(usage: Any) -> dict[str, int]:
     if usage is None:
         return {}
-    out = {k: int(getattr(usage, k)) for k in ("prompt_tokens", "completion_tokens", "total_tokens")
-           if isinstance(getattr(usage, k, None), int)}  # fmt: skip
+    out = {
+        k: int(getattr(usage, k))
+        for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+        if isinstance(getattr(usage, k, None), int)
+    }
     details = getattr(usage, "completion_tokens_details", None)
     if details is not None and isinstance(getattr(details, "reasoning_tokens", None), int):
         out["reasoning_tokens"] = int(details.reasoning_tokens)
@@ -67,8 +70,15 @@ class GptModel(BaselineModel):
 
     default_concurrency = 16
 
-    def __init__(self, model: str | None = "gpt-4o", *, base_url: str | None = None, image_detail: str = "auto",
-                 temperature: float = 0.0, **kwargs: Any):  # fmt: skip
+    def __init__(
+        self,
+        model: str | None = "gpt-4o",
+        *,
+        base_url: str | None = None,
+        image_detail: str = "auto",
+        temperature: float = 0.0,
+        **kwargs: Any,
+    ):
         super().__init__(model, **kwargs)
         try:
             import openai
@@ -94,9 +104,11 @@ class GptModel(BaselineModel):
     def generate_inner(self, request: Request) -> Response:
         try:
             completion = self.client.chat.completions.create(
-                model=self.model_id, messages=build_messages(request, self.image_detail),
-                timeout=request.timeout, **self.generation_kwargs(request.max_new_tokens),
-            )  # fmt: skip
+                model=self.model_id,
+                messages=build_messages(request, self.image_detail),
+                timeout=request.timeout,
+                **self.generation_kwargs(request.max_new_tokens),
+            )
         except Exception as err:  # noqa: BLE001 - translated into the runner's retry vocabulary
             raise self._translate(err) from None
         if not getattr(completion, "choices", None):

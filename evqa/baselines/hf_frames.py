@@ -28,14 +28,31 @@ def image_only_processor(processor_cls: type) -> type:
     """
     accepted = set(inspect.signature(processor_cls.__init__).parameters)
 
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, num_image_tokens=None,
-                 vision_feature_select_strategy=None, image_seq_length=None, **kwargs):  # fmt: skip
-        options = {"num_image_tokens": num_image_tokens, "image_seq_length": image_seq_length,
-                   "vision_feature_select_strategy": vision_feature_select_strategy}  # fmt: skip
+    def __init__(
+        self,
+        image_processor=None,
+        tokenizer=None,
+        chat_template=None,
+        num_image_tokens=None,
+        vision_feature_select_strategy=None,
+        image_seq_length=None,
+        **kwargs,
+    ):
+        options = {
+            "num_image_tokens": num_image_tokens,
+            "image_seq_length": image_seq_length,
+            "vision_feature_select_strategy": vision_feature_select_strategy,
+        }
         options = {k: v for k, v in options.items() if v is not None and k in accepted}
         kwargs.pop("video_processor", None)
-        processor_cls.__init__(self, image_processor=image_processor, tokenizer=tokenizer,
-                               chat_template=chat_template, **options, **kwargs)  # fmt: skip
+        processor_cls.__init__(
+            self,
+            image_processor=image_processor,
+            tokenizer=tokenizer,
+            chat_template=chat_template,
+            **options,
+            **kwargs,
+        )
 
     return type(
         processor_cls.__name__,
@@ -91,8 +108,16 @@ class HfFramesModel(BaselineModel):
     trust_remote_code = False
     default_max_size = 448  # longest frame side in pixels unless --max-size says otherwise
 
-    def __init__(self, model: str | None = None, *, device: str | None = None, dtype: str | None = None,
-                 gpu_num: int = 1, trust_remote_code: bool | None = None, **kwargs: Any):  # fmt: skip
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        gpu_num: int = 1,
+        trust_remote_code: bool | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(model, **kwargs)
         try:
             import torch

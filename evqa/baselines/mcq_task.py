@@ -89,8 +89,12 @@ class McqTask(TaskBase):
 
         frames = load_frames(self.video_of(entry), self.sampling, decode=False)
         tasks = {task: self.prompt(entry, task) for task in self.tasks}
-        return {"entry_id": str(entry.entry_id), "video": self.video_of(entry),
-                "timestamps": frames.timestamps.round(3).tolist(), "prompts": tasks}  # fmt: skip
+        return {
+            "entry_id": str(entry.entry_id),
+            "video": self.video_of(entry),
+            "timestamps": frames.timestamps.round(3).tolist(),
+            "prompts": tasks,
+        }
 
     def steps(self, entry):
         """Yield one request per task; return {answer, evidence_t, evidence_s, raw_response, error, meta}."""

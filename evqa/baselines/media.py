@@ -26,8 +26,15 @@ def jpeg_data_url(image: np.ndarray, quality: int = 90) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(encode_jpeg(image, quality)).decode("ascii")
 
 
-VIDEO_MIME_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm", ".avi": "video/x-msvideo",
-                    ".mkv": "video/x-matroska", ".mpeg": "video/mpeg", ".mpg": "video/mpeg"}  # fmt: skip
+VIDEO_MIME_TYPES = {
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+    ".avi": "video/x-msvideo",
+    ".mkv": "video/x-matroska",
+    ".mpeg": "video/mpeg",
+    ".mpg": "video/mpeg",
+}
 
 
 def video_mime_type(path: str) -> str:

@@ -95,9 +95,15 @@ def resolve_adapter(model: str, adapter: str | None = None) -> tuple[str, str]:
             return name, model
     if os.path.isdir(model):
         return "ours", model
-    for key, name in (("qwen3-vl", "qwen3_vl"), ("qwen2.5-vl", "qwen2_5_vl"), ("internvl", "internvl3_5"),
-                      ("videollama3", "videollama3"), ("llava-onevision", "llava_ov_1_5"), ("sa2va", "sa2va"),
-                      ("unipixel", "unipixel")):  # fmt: skip
+    for key, name in (
+        ("qwen3-vl", "qwen3_vl"),
+        ("qwen2.5-vl", "qwen2_5_vl"),
+        ("internvl", "internvl3_5"),
+        ("videollama3", "videollama3"),
+        ("llava-onevision", "llava_ov_1_5"),
+        ("sa2va", "sa2va"),
+        ("unipixel", "unipixel"),
+    ):
         if key in lowered:
             return name, model
     raise ConfigError(f"cannot tell which adapter runs '{model}'; pass --adapter", field="--model")

@@ -151,9 +151,14 @@ class GenTask(TaskBase):
         usage: dict[str, int] = {}
         for prompt in self.prompts(entry):
             request = self.request(
-                str(entry.entry_id), prompt, frames, video, history=tuple(history),
-                question=entry.question, candidates=tuple(entry.candidates),
-            )  # fmt: skip
+                str(entry.entry_id),
+                prompt,
+                frames,
+                video,
+                history=tuple(history),
+                question=entry.question,
+                candidates=tuple(entry.candidates),
+            )
             response = yield request
             responses.append(response)
             add_usage(usage, response.usage)

@@ -79,8 +79,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     sampling.add_argument(
         "--max-size", "--max_size", dest="max_size", type=int, help="longest frame side in pixels"
     )
-    sampling.add_argument("--every_n_frames", "--every-n-frames", dest="every_n_frames", type=int, default=1,
-                          help="--task masks: keep masks of every n-th frame of the 6-fps timeline")  # fmt: skip
+    sampling.add_argument(
+        "--every_n_frames",
+        "--every-n-frames",
+        dest="every_n_frames",
+        type=int,
+        default=1,
+        help="--task masks: keep masks of every n-th frame of the 6-fps timeline",
+    )
     run = p.add_argument_group("execution")
     run.add_argument(
         "--concurrency", type=int, default=None, help="API requests in flight (default per model)"

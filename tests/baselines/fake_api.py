@@ -121,9 +121,16 @@ class FakeOpenAI(FakeServer):
         if self.always_fail and self.always_fail(prompt):
             return self.send(handler, 500, self.error_body(500), {"Retry-After": "0.05"})
         text = reply_for(prompt)
-        out = {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": body["model"],
-               "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-               "usage": {"prompt_tokens": 100, "completion_tokens": 7, "total_tokens": 107}}  # fmt: skip
+        out = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 7, "total_tokens": 107},
+        }
         self.send(handler, 200, json.dumps(out))
 
 
@@ -135,8 +142,13 @@ class FakeGemini(FakeServer):
         if path.startswith("/upload/"):
             return self.send(handler, 200, "{}", {"X-Goog-Upload-URL": f"{self.url}/upload-session/1"})
         if path.startswith("/upload-session/"):
-            file = {"name": "files/fake1", "uri": f"{self.url}/v1beta/files/fake1", "mimeType": "video/mp4",
-                    "state": "ACTIVE", "sizeBytes": str(len(raw))}  # fmt: skip
+            file = {
+                "name": "files/fake1",
+                "uri": f"{self.url}/v1beta/files/fake1",
+                "mimeType": "video/mp4",
+                "state": "ACTIVE",
+                "sizeBytes": str(len(raw)),
+            }
             return self.send(handler, 200, json.dumps({"file": file}), {"X-Goog-Upload-Status": "final"})
         if not re.search(r"/models/[^/]+:generateContent", path):
             return self.send(handler, 404, self.error_body(404))
@@ -144,8 +156,12 @@ class FakeGemini(FakeServer):
         prompt = body["contents"][-1]["parts"][-1]["text"]
         if self.always_fail and self.always_fail(prompt):
             return self.send(handler, 500, self.error_body(500), {"Retry-After": "0.05"})
-        out = {"candidates": [{"content": {"role": "model", "parts": [{"text": reply_for(prompt)}]}, "finishReason": "STOP"}],
-               "usageMetadata": {"promptTokenCount": 200, "candidatesTokenCount": 9, "totalTokenCount": 209}}  # fmt: skip
+        out = {
+            "candidates": [
+                {"content": {"role": "model", "parts": [{"text": reply_for(prompt)}]}, "finishReason": "STOP"}
+            ],
+            "usageMetadata": {"promptTokenCount": 200, "candidatesTokenCount": 9, "totalTokenCount": 209},
+        }
         self.send(handler, 200, json.dumps(out))
 
     def error_body(self, status: int) -> str:

@@ -26,8 +26,23 @@ ARCHITECTURES = [
 def test_runner_end_to_end_on_a_tiny_checkpoint(adapter, build, synth_env, tmp_path):
     checkpoint = build(tmp_path / "ckpt")
     out = tmp_path / "pred.json"
-    argv = ["--model", checkpoint, "--adapter", adapter, "--limit", "3", "--batch-size", "2", "--max-new-tokens", "4",
-            "--max-size", "64", "--output", str(out), "--no-progress"]  # fmt: skip
+    argv = [
+        "--model",
+        checkpoint,
+        "--adapter",
+        adapter,
+        "--limit",
+        "3",
+        "--batch-size",
+        "2",
+        "--max-new-tokens",
+        "4",
+        "--max-size",
+        "64",
+        "--output",
+        str(out),
+        "--no-progress",
+    ]
     assert run_command("infer", argv) == 0
     preds = json.loads(out.read_text())
     assert len(preds) == 3
@@ -49,8 +64,15 @@ def test_batched_and_single_requests_agree_and_frames_carry_their_times(tmp_path
     frames = rng.integers(0, 255, (3, 48, 64, 3), dtype=np.uint8)
     options = (("A", rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)),)
     first = Request("e1", "Which option?", frames, np.array([0.0, 0.5, 1.0]), max_new_tokens=5)
-    second = Request("e2", "And now?", frames[:2], np.array([2.0, 3.0]), images=options, max_new_tokens=5,
-                     history=(("Which option?", "A"),))  # fmt: skip
+    second = Request(
+        "e2",
+        "And now?",
+        frames[:2],
+        np.array([2.0, 3.0]),
+        images=options,
+        max_new_tokens=5,
+        history=(("Which option?", "A"),),
+    )
     batched = model.generate_batch([first, second])
     assert [r.text for r in batched] == [model.generate(first).text, model.generate(second).text]
     messages, images = model.messages(second)

@@ -46,8 +46,12 @@ def test_scorer_accepts_mcq_files(synth_env, openai_server, tmp_path):
     out = tmp_path / "mcq.json"
     assert infer("--model", "gpt-4o", "--task", "mcq", "--output", str(out)) == 0
     entries = load_mcq_benchmark(synth_env.mcq_csv, synth_env.temp_options, synth_env.mask_options)
-    results = evaluate_mcq(str(out), data_file=synth_env.mcq_csv, distractors_file=synth_env.temp_options,
-                           mask_file=synth_env.mask_options)  # fmt: skip
+    results = evaluate_mcq(
+        str(out),
+        data_file=synth_env.mcq_csv,
+        distractors_file=synth_env.temp_options,
+        mask_file=synth_env.mask_options,
+    )
     n = len(entries)
     assert results["qa"]["accuracy"] == pytest.approx(100 * sum(e.answer == "A" for e in entries) / n)
     assert results["temporal"]["accuracy"] == pytest.approx(
@@ -62,8 +66,12 @@ def test_scorer_accepts_mcq_files(synth_env, openai_server, tmp_path):
 
 
 def _env(server, synth):
-    return {**os.environ, "OPENAI_API_KEY": API_KEY, "OPENAI_BASE_URL": server.url + "/v1",
-            "EVQA_SYNTH_ROOT": str(synth.root)}  # fmt: skip
+    return {
+        **os.environ,
+        "OPENAI_API_KEY": API_KEY,
+        "OPENAI_BASE_URL": server.url + "/v1",
+        "EVQA_SYNTH_ROOT": str(synth.root),
+    }
 
 
 def _lines(path):
@@ -73,8 +81,19 @@ def _lines(path):
 def test_sigkill_then_rerun_completes_without_rerunning_or_losing(synth, tmp_path):
     out = tmp_path / "killed.json"
     jsonl = out.with_suffix(".jsonl")
-    cmd = [sys.executable, "-m", "evqa.cli.main", "infer", "--model", "gpt-4o", "--output", str(out),
-           "--concurrency", "1", "--no-progress"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "evqa.cli.main",
+        "infer",
+        "--model",
+        "gpt-4o",
+        "--output",
+        str(out),
+        "--concurrency",
+        "1",
+        "--no-progress",
+    ]
     entries = load_gen_benchmark(synth.gen_csv)
     with FakeOpenAI(latency=0.4) as server:
         proc = subprocess.Popen(
@@ -106,8 +125,21 @@ def test_two_shards_and_merge_equal_a_single_run(synth_env, openai_server, tmp_p
     assert infer("--model", "gpt-4o", "--task", "mcq", "--output", str(single)) == 0
     sharded = tmp_path / "sharded.json"
     for index in ("0", "1"):
-        assert infer("--model", "gpt-4o", "--task", "mcq", "--output", str(sharded), "--num_shards", "2",
-                     "--shard_index", index) == 0  # fmt: skip
+        assert (
+            infer(
+                "--model",
+                "gpt-4o",
+                "--task",
+                "mcq",
+                "--output",
+                str(sharded),
+                "--num_shards",
+                "2",
+                "--shard_index",
+                index,
+            )
+            == 0
+        )
     assert not sharded.exists()
     assert infer("--merge", "--task", "mcq", "--output", str(sharded)) == 0
 
@@ -119,4 +151,6 @@ def test_two_shards_and_merge_equal_a_single_run(synth_env, openai_server, tmp_p
     assert list(strip(sharded)) == list(strip(single))
     assert strip(sharded) == strip(single)
     assert sorted(p.name for p in tmp_path.glob("sharded*.jsonl")) == [
-        "sharded.shard-0-of-2.jsonl", "sharded.shard-1-of-2.jsonl"]  # fmt: skip
+        "sharded.shard-0-of-2.jsonl",
+        "sharded.shard-1-of-2.jsonl",
+    ]
