@@ -34,6 +34,27 @@ _ANSWER_MARKER = re.compile(
 _OPTION_MARKER = re.compile(r"\b(?:option|choice)\s*[:#]?\s*" + _LETTER, re.IGNORECASE)
 _LEADING = re.compile(r"^\s*[\(\[\*]*\s*([A-Fa-f])\s*(?:[\)\]\.:,]|\*\*|$)")
 _STANDALONE = re.compile(r"(?<![A-Za-z0-9'’_\-])([A-F])(?![A-Za-z0-9'’_\-])")
+# "A is correct" names option A; "A dog" is an article. Words that make a following "A" a letter:
+_LETTER_VERBS = frozenset(
+    [
+        "is",
+        "was",
+        "seems",
+        "appears",
+        "and",
+        "or",
+        "would",
+        "could",
+        "might",
+        "must",
+        "should",
+        "matches",
+        "fits",
+        "describes",
+        "best",
+        "because",
+    ]
+)
 _FENCED_JSON = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 
 
@@ -65,8 +86,8 @@ def _letter_is_word(text: str, match: re.Match) -> bool:
     """True when the matched letter is really a word: an article 'A dog' or lower-case in running text."""
     letter, end = match.group(1), match.end(1)
     rest = text[end:]
-    followed_by_word = re.match(r"[ \t]+[A-Za-z]", rest) is not None
-    if letter == "A" and followed_by_word:
+    next_word = re.match(r"[ \t]+([A-Za-z]+)", rest)
+    if letter == "A" and next_word and next_word.group(1).lower() not in _LETTER_VERBS:
         return True
     if letter.islower():
         # lower case counts only when nothing but punctuation or the end follows ("answer: b." / "b)")

@@ -39,6 +39,8 @@ PHRASINGS = [
     # articles: "a"/"A" in running text are words, never letters
     ("The answer is a pole.", "D", "ok"),
     ("A man is holding something.", None, "unparsable"),
+    ("A is correct.", "A", "ok"),
+    ("B is correct because A is wrong", None, "unparsable"),  # two letters, no marker: never a guess
     # conflicts and nonsense
     ("B or C", None, "unparsable"),
     ("Answer: B. Answer: C.", None, "unparsable"),
