@@ -209,6 +209,10 @@ class MaskStore:
             self._rle_cache[entry_id] = read_rle_json(path)
         return self._rle_cache[entry_id]
 
+    def forget(self, entry_id: str) -> None:
+        """Drop the cached RLE file of one entry (a scorer calls this when it is done with the entry)."""
+        self._rle_cache.pop(entry_id, None)
+
     def has(self, entry_id: str) -> bool:
         """True if the entry has an RLE file or a PNG folder (possibly empty)."""
         return (self.root / f"{entry_id}.json").is_file() or self._png_dir(entry_id) is not None

@@ -123,6 +123,11 @@ def score_entry(task: MaskTask) -> dict:
             "frames": 0,
             "error": str(err),
         }
+    finally:  # each entry is read once: keep worker memory flat over a 1,300-entry run
+        _store(task.gt_root).forget(task.entry_id)
+        store, key = _pred_source(task)
+        if store is not None:
+            store.forget(key)
 
 
 def score_masks(tasks: list[MaskTask], *, num_workers: int = 1, progress: bool = True) -> list[dict]:

@@ -66,3 +66,13 @@ def test_rle_counts_that_do_not_add_up_are_rejected():
         rle_decode({"size": [5, 4], "counts": rle["counts"]})
     with pytest.raises(DataError, match="malformed RLE"):
         rle_decode({"size": [4, 4], "counts": "0`"})  # last group has its continuation bit set
+
+
+def test_store_forget_drops_the_cached_file(tmp_path):
+    write_rle_json(tmp_path / "e.json", "e", {0: _mask(4)})
+    store = MaskStore(tmp_path)
+    assert store.frames("e") == [0]
+    write_rle_json(tmp_path / "e.json", "e", {0: _mask(4), 6: _mask(5)})
+    assert store.frames("e") == [0]  # cached
+    store.forget("e")
+    assert store.frames("e") == [0, 6]
