@@ -149,13 +149,16 @@ def bench_workers(entries: int, frames: int, max_workers: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=60, help="mask pairs timed per method")
+    parser.add_argument("--frames", type=int, default=60, help="mask pairs timed per method (0: skip)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--entries", type=int, default=48, help="entries for the --num_workers scaling run")
+    parser.add_argument(
+        "--entries", type=int, default=48, help="entries for the --num_workers scaling run (0: skip)"
+    )
     parser.add_argument("--entry_frames", type=int, default=30)
     parser.add_argument("--max_workers", type=int, default=min(4, os.cpu_count() or 1))
     args = parser.parse_args()
-    bench_frames(args.frames, args.repeats)
+    if args.frames > 0:
+        bench_frames(args.frames, args.repeats)
     if args.entries > 0:
         bench_workers(args.entries, args.entry_frames, args.max_workers)
 

@@ -130,6 +130,13 @@ def score_entry(task: MaskTask) -> dict:
             store.forget(key)
 
 
+def _one_thread() -> None:
+    """Pool workers are the parallelism: OpenCV's own threads would only oversubscribe the cores."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
 def score_masks(tasks: list[MaskTask], *, num_workers: int = 1, progress: bool = True) -> list[dict]:
     """Score every task (in order), with `num_workers` processes when > 1; shows a progress bar."""
     bar = dict(total=len(tasks), desc="Scoring masks", unit="entry", disable=not progress)
@@ -137,5 +144,7 @@ def score_masks(tasks: list[MaskTask], *, num_workers: int = 1, progress: bool =
         return [score_entry(t) for t in tqdm(tasks, **bar)]
     workers = min(num_workers, len(tasks), os.cpu_count() or 1)
     chunksize = max(1, len(tasks) // (workers * 8))
-    with get_context("fork" if hasattr(os, "fork") else "spawn").Pool(workers) as pool:
+    with get_context("fork" if hasattr(os, "fork") else "spawn").Pool(
+        workers, initializer=_one_thread
+    ) as pool:
         return list(tqdm(pool.imap(score_entry, tasks, chunksize=chunksize), **bar))
