@@ -212,3 +212,7 @@ def test_ensure_synth_from_two_processes(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["shared"]  # no temporary folder left behind
     with pytest.raises(DataError, match="seed 0"):
         ensure_synth(root, seed=1)
+    meta = json.loads(SynthPaths(root).meta.read_text())
+    SynthPaths(root).meta.write_text(json.dumps({**meta, "version": 0}))
+    with pytest.raises(DataError, match="generator version 0.*evqa synth --out"):
+        ensure_synth(root, seed=0)

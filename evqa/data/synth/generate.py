@@ -22,6 +22,8 @@ from evqa.errors import ConfigError, DataError
 
 DEFAULTS = {"num_train": 300, "num_test": 50, "size": (112, 112), "fps": 6.0}
 _SPLIT_CODE = {"test": 0, "train": 1}
+# Bump when the same seed would give different files, so `ensure_synth` never serves stale data.
+GENERATOR_VERSION = 1
 _OWNED = ("benchmark", "instruct", "baselines", META_FILE)
 
 
@@ -81,7 +83,14 @@ def generate(
     baselines = write_trivial_baselines(
         paths.baselines_dir, writer.items, gt_mask_dir=paths.gt_mask_rle_dir, seed=seed
     )
-    meta = {"seed": seed, "num_train": num_train, "num_test": num_test, "size": list(size), "fps": fps}
+    meta = {
+        "seed": seed,
+        "num_train": num_train,
+        "num_test": num_test,
+        "size": list(size),
+        "fps": fps,
+        "version": GENERATOR_VERSION,
+    }
     paths.meta.write_text(json.dumps(meta, sort_keys=True) + "\n")
     scores = _try_score(paths, baselines) if score else {}
     return SynthSummary(paths.root, writer.counts(), time.perf_counter() - started, baselines, scores)
@@ -121,25 +130,40 @@ def ensure_synth(root: str | os.PathLike = DEFAULT_ROOT, seed: int = 0, **option
     """
     paths = SynthPaths(root)
     if not paths.is_complete():
-        if paths.root.exists() and any(paths.root.iterdir()):
-            raise DataError(
-                "exists but holds no complete synthetic data (no synth_meta.json); remove it", path=paths.root
-            )
-        paths.root.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{paths.root.name}.", dir=paths.root.parent))
-        try:
-            generate(tmp, seed=seed, score=False, progress=False, **options)
-            if paths.root.exists():
-                paths.root.rmdir()  # an empty leftover; a complete root from a winner makes this fail
-            os.rename(tmp, paths.root)
-        except OSError:
-            if not paths.is_complete():
-                raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    found = json.loads(paths.meta.read_text()).get("seed")
-    if found != seed:
-        raise DataError(
-            f"was generated with seed {found}, not {seed}; remove it or pass its seed", path=paths.root
-        )
+        _generate_and_rename(paths, seed, options)
+    _check_meta(paths, seed)
     return paths
+
+
+def _generate_and_rename(paths: SynthPaths, seed: int, options: dict) -> None:
+    if paths.root.exists() and any(paths.root.iterdir()):
+        raise DataError(
+            "exists but holds no complete synthetic data (no synth_meta.json); remove it", path=paths.root
+        )
+    paths.root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{paths.root.name}.", dir=paths.root.parent))
+    try:
+        generate(tmp, seed=seed, score=False, progress=False, **options)
+        if paths.root.exists():
+            paths.root.rmdir()  # an empty leftover; a complete root from a winner makes this fail
+        os.rename(tmp, paths.root)
+    except OSError:
+        if not paths.is_complete():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_meta(paths: SynthPaths, seed: int) -> None:
+    meta = json.loads(paths.meta.read_text())
+    if meta.get("version", 1) != GENERATOR_VERSION:
+        raise DataError(
+            f"was made by synthetic-data generator version {meta.get('version', 1)}, this is "
+            f"{GENERATOR_VERSION}; regenerate it with `evqa synth --out {paths.root}`",
+            path=paths.root,
+        )
+    if meta.get("seed") != seed:
+        raise DataError(
+            f"was generated with seed {meta.get('seed')}, not {seed}; remove it or pass its seed",
+            path=paths.root,
+        )
