@@ -28,6 +28,14 @@ class SynthSummary:
         lines = [f"ST-Evidence-Synth written to {self.root} in {self.seconds:.1f} s"]
         width = max(len(k) for k in self.counts)
         lines += [f"  {key:<{width}}  {value}" for key, value in self.counts.items()]
+        p = self.paths
+        lines += [
+            "",
+            f"  benchmark  {p.gen_csv}",
+            f"  GT masks   {p.gt_mask_png_dir} (PNG), {p.gt_mask_rle_dir} (RLE)",
+            f"  MCQ        {p.mcq_csv}",
+            f"  instruct   {p.instruct_qa_csv}, {p.instruct_mask_dir}",
+        ]
         if self.scores:
             from evqa.eval.report import format_comparison
 
