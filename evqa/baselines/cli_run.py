@@ -143,5 +143,11 @@ def run_infer(args: argparse.Namespace) -> RunSummary | None:
 
 def model_options(args: argparse.Namespace) -> dict:
     """Constructor options every adapter accepts (unused ones are ignored by the adapter)."""
-    options = {"base_url": args.base_url, "device": args.device, "dtype": args.dtype, "gpu_num": args.gpu_num}
+    options = {
+        "base_url": args.base_url,
+        "device": args.device,
+        "dtype": args.dtype,
+        "gpu_num": args.gpu_num,
+        "max_frames": args.max_frames,
+    }
     return {k: v for k, v in options.items() if v is not None}

@@ -44,6 +44,16 @@ def resize_longest(frames: np.ndarray, max_size: int | None) -> np.ndarray:
     return np.stack([cv2.resize(f, new, interpolation=cv2.INTER_AREA) for f in frames])
 
 
+def resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """One uint8 [h, w, 3] image resized to [height, width, 3] (area filter when shrinking)."""
+    import cv2
+
+    if image.shape[:2] == (height, width):
+        return image
+    shrink = image.shape[0] * image.shape[1] > height * width
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
 def load_frames(video_path: str | os.PathLike, sampling: Sampling, *, decode: bool = True) -> Frames:
     """Sample a video (file or frame folder) as `sampling` says; `decode=False` only computes indices
     and timestamps (dry runs, file-based models)."""
