@@ -10,6 +10,7 @@ import torch
 from evqa.errors import ModelError
 from evqa.model.configuration import EvqaConfig
 from evqa.model.modeling import EvqaForConditionalGeneration
+from evqa.model.presets import attention_implementation
 from evqa.model.processing import PROCESSOR_CONFIG, EvqaProcessor
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,10 @@ def load_model(
     path = Path(path)
     _check_folder(path)
     model, info = EvqaForConditionalGeneration.from_pretrained(
-        path, dtype=dtype or torch.float32, output_loading_info=True
+        path,
+        dtype=dtype or torch.float32,
+        output_loading_info=True,
+        attn_implementation=attention_implementation(device),
     )
     problems = {k: sorted(info.get(k) or []) for k in ("missing_keys", "unexpected_keys", "mismatched_keys")}
     if any(problems.values()):

@@ -43,11 +43,12 @@ TINY_SAM2_SIZE = 128
 TINY_FRAME_PIXELS = 112 * 112
 
 
-def attention_implementation() -> str:
-    """'flash_attention_2' when flash-attn is importable and CUDA is available, else 'sdpa'."""
-    if torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None:
-        return "flash_attention_2"
-    return "sdpa"
+def attention_implementation(device: str | torch.device | None = None) -> dict[str, str]:
+    """Attention kernels per sub-model: 'flash_attention_2' for the LLM and vision tower when flash-attn is
+    importable and `device` is CUDA (default: CUDA when available), else 'sdpa'; SAM2 always uses 'sdpa'."""
+    on_cuda = torch.device(device).type == "cuda" if device is not None else torch.cuda.is_available()
+    llm = "flash_attention_2" if on_cuda and importlib.util.find_spec("flash_attn") is not None else "sdpa"
+    return {"": llm, "text_config": llm, "vision_config": llm, "sam2_config": "sdpa"}
 
 
 def sam2_config(name: str, image_size: int = 1024) -> Sam2VideoConfig:
@@ -179,7 +180,7 @@ def build_model(
         tokenizer = AutoTokenizer.from_pretrained(pretrained)
     processor = build_processor(preset, tokenizer)
     config = evqa_config(preset, sam2, processor.tokenizer)
-    config._attn_implementation = attention_implementation()
+    config._attn_implementation = attention_implementation(device)
     dtype = torch_dtype or torch.float32
     with torch.device(device or "cpu"):
         model = EvqaForConditionalGeneration._from_config(config, dtype=dtype)
