@@ -8,15 +8,12 @@ plus `protocol`, `skipped` counts and `by_source` / `by_category` breakdowns.
 
 from __future__ import annotations
 
-import os
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
-from pathlib import Path
 
-from evqa.data.st_evidence import GenEntry, load_gen_benchmark
+from evqa.data.st_evidence import GenEntry
 from evqa.errors import ConfigError
-from evqa.eval.mask_scoring import MaskTask, score_masks
-from evqa.eval.predictions import load_predictions, read_gen_record
+from evqa.eval.gen_inputs import load_inputs, run_metadata, score_entry_masks
+from evqa.eval.predictions import read_gen_record
 from evqa.metrics.qa import accuracy, qa_correct
 from evqa.metrics.temporal import summarize_temporal, temporal_iou_iop
 
@@ -101,33 +98,6 @@ def _round(metrics: dict, ndigits: int = 4) -> dict:
     return {k: round(v, ndigits) if isinstance(v, float) else v for k, v in metrics.items()}
 
 
-def resolve_pred_mask_dir(pred_file, pred_mask_dir, mask_mode: str = "concat") -> str | None:
-    """Upstream default: `<pred_file without .json>/<concat|seperate>` when --pred_mask_dir is not given."""
-    if pred_mask_dir is not None:
-        return str(pred_mask_dir)
-    if pred_file is None:
-        return None
-    sub = {"concat": "concat", "seperate": "seperate", "separate": "seperate"}.get(mask_mode)
-    if sub is None:
-        raise ConfigError(f"unknown mask mode {mask_mode!r} (concat or seperate)", field="--mask_mode")
-    base = str(pred_file)
-    for suffix in (".jsonl", ".json"):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-            break
-    return os.path.join(base, sub)
-
-
-def _mask_tasks(entries, predictions, gt_mask_dir, pred_mask_dir, protocol) -> list[MaskTask]:
-    tasks = []
-    for entry in entries:
-        record = predictions.get(entry.entry_id)
-        folder = record.get("mask_folder") if isinstance(record, dict) else None
-        tasks.append(MaskTask(entry.entry_id, str(gt_mask_dir), pred_mask_dir, protocol,
-                              str(folder) if isinstance(folder, str) and folder else None))  # fmt: skip
-    return tasks
-
-
 def _mask_metrics(results: list[dict], per_sample: dict) -> dict:
     scored = [r for r in results if r["status"] in ("ok", "error")]
     for r in scored:
@@ -143,12 +113,6 @@ def _mask_metrics(results: list[dict], per_sample: dict) -> dict:
         "no_gt_masks": sum(r["status"] == "no_gt" for r in results),
         "mask_errors": {r["entry_id"]: r["error"] for r in results if r["status"] == "error"},
     }  # fmt: skip
-
-
-def _inputs(gt_file, predictions):
-    entries = gt_file if isinstance(gt_file, list) else load_gen_benchmark(gt_file)
-    preds = predictions if isinstance(predictions, dict) else load_predictions(predictions)
-    return entries, preds
 
 
 def evaluate_gen(gt_file, predictions, *, protocol: str = "evqa", eval_masks: bool = False, gt_mask_dir=None,
@@ -176,13 +140,13 @@ def evaluate_gen(gt_file, predictions, *, protocol: str = "evqa", eval_masks: bo
         return evaluate_gen_upstream(gt_file, predictions, eval_masks=eval_masks, gt_mask_dir=gt_mask_dir,
                                      pred_mask_dir=pred_mask_dir, num_workers=num_workers, progress=progress,
                                      mask_mode=mask_mode)  # fmt: skip
-    entries, preds = _inputs(gt_file, predictions)
+    entries, preds = load_inputs(gt_file, predictions)
     per_sample = {e.entry_id: _score_entry(e, preds.get(e.entry_id)) for e in entries}
     overall = _summary(list(per_sample.values()))
     samples = list(per_sample.values())
     results = {
         "protocol": "evqa",
-        "metadata": _metadata(gt_file, predictions, len(entries), len(preds)),
+        "metadata": run_metadata(gt_file, predictions, len(entries), len(preds)),
         "qa_metrics": _round({"accuracy": overall["accuracy"], "correct": sum(s["qa_correct"] for s in samples),
                               "total": len(entries)}),
         "temporal_metrics": _round({k: overall[k] for k in overall if k not in ("num_samples", "accuracy")}),
@@ -191,8 +155,8 @@ def evaluate_gen(gt_file, predictions, *, protocol: str = "evqa", eval_masks: bo
     }  # fmt: skip
     results["temporal_metrics"]["num_samples"] = len(entries) - results["skipped"]["no_gt_segments"]
     if eval_masks:
-        results["mask_metrics"] = _run_masks(entries, preds, predictions, per_sample, "evqa", gt_mask_dir,
-                                             pred_mask_dir, mask_mode, num_workers, progress)  # fmt: skip
+        results["mask_metrics"] = _run_masks(entries, preds, predictions, per_sample, gt_mask_dir, pred_mask_dir,
+                                             mask_mode, num_workers, progress)  # fmt: skip
         results["skipped"]["no_gt_masks"] = results["mask_metrics"]["no_gt_masks"]
     for attr, key in (("source", "by_source"), ("category", "by_category")):
         if any(getattr(e, attr) for e in entries):
@@ -201,25 +165,10 @@ def evaluate_gen(gt_file, predictions, *, protocol: str = "evqa", eval_masks: bo
     return results
 
 
-def _run_masks(entries, preds, predictions, per_sample, protocol, gt_mask_dir, pred_mask_dir, mask_mode,
-               num_workers, progress) -> dict:  # fmt: skip
-    if gt_mask_dir is None:
-        raise ConfigError("--gt_mask_dir is required with --eval_masks", field="--gt_mask_dir")
-    if not Path(gt_mask_dir).is_dir():
-        raise ConfigError(f"GT mask folder not found: {gt_mask_dir}", field="--gt_mask_dir")
-    pred_file = predictions if isinstance(predictions, (str, os.PathLike)) else None
-    pred_root = resolve_pred_mask_dir(pred_file, pred_mask_dir, mask_mode)
-    tasks = _mask_tasks(entries, preds, gt_mask_dir, pred_root, protocol)
-    metrics = _mask_metrics(score_masks(tasks, num_workers=num_workers, progress=progress), per_sample)
+def _run_masks(entries, preds, predictions, per_sample, gt_mask_dir, pred_mask_dir, mask_mode, num_workers,
+               progress) -> dict:  # fmt: skip
+    results, pred_root = score_entry_masks(entries, preds, predictions, "evqa", gt_mask_dir, pred_mask_dir,
+                                           mask_mode, num_workers, progress)  # fmt: skip
+    metrics = _mask_metrics(results, per_sample)
     metrics["pred_mask_dir"] = pred_root
     return _round(metrics)
-
-
-def _metadata(gt_file, predictions, num_gt: int, num_pred: int) -> dict:
-    return {
-        "gt_file": str(gt_file) if not isinstance(gt_file, list) else None,
-        "pred_file": str(predictions) if not isinstance(predictions, dict) else None,
-        "num_samples": num_gt,
-        "num_predictions": num_pred,
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }

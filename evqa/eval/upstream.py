@@ -14,6 +14,7 @@ read with "any non-zero channel" (the original converts to grey first, which map
 
 from __future__ import annotations
 
+from evqa.eval.gen_inputs import load_inputs, run_metadata, score_entry_masks
 from evqa.eval.predictions import upstream_segments
 from evqa.metrics.qa import qa_correct_upstream
 from evqa.metrics.temporal import summarize_temporal, temporal_iou_iop_upstream
@@ -36,61 +37,74 @@ def _read_predictions(preds: dict) -> tuple[dict, dict, dict]:
     return answers, segments, errors
 
 
-def evaluate_gen_upstream(gt_file, predictions, *, eval_masks=False, gt_mask_dir=None, pred_mask_dir=None,
-                          num_workers=1, progress=True, mask_mode="concat") -> dict:  # fmt: skip
-    """The results dict of the published evaluator for the same inputs (values rounded to 2 decimals as
-    it does), plus `protocol`, `skipped` and per-entry `mask_errors`. Arguments as `evaluate_gen`."""
-    from evqa.eval.st_evidence import _inputs, _metadata, _run_masks
-
-    entries, preds = _inputs(gt_file, predictions)
-    answers, segments, errors = _read_predictions(preds)
-    correct_flags, ious, iops, per_sample = [], [], [], {}
+def _score_entries(
+    entries, answers: dict, segments: dict
+) -> tuple[list[bool], list[float], list[float], dict]:
+    """QA flags, IoU and IoP over every GT entry (in CSV order), and per-sample scores of predicted ones."""
+    flags, ious, iops, per_sample = [], [], [], {}
     for entry in entries:
         eid = entry.entry_id
         correct = eid in answers and qa_correct_upstream(answers[eid], entry.answer, entry.candidates)
         iou, iop = temporal_iou_iop_upstream(segments.get(eid, []), [list(s) for s in entry.segments])
-        correct_flags.append(correct)
+        flags.append(correct)
         ious.append(iou)
         iops.append(iop)
         if eid in answers:
             per_sample[eid] = {"qa_correct": correct, "temporal_iou": iou, "temporal_iop": iop,
                                "temporal_avg": (iou + iop) / 2.0}  # fmt: skip
+    return flags, ious, iops, per_sample
+
+
+def evaluate_gen_upstream(gt_file, predictions, *, eval_masks=False, gt_mask_dir=None, pred_mask_dir=None,
+                          num_workers=1, progress=True, mask_mode="concat") -> dict:  # fmt: skip
+    """The results dict of the published evaluator for the same inputs (values rounded to 2 decimals as
+    it does), plus `protocol`, `skipped` and per-entry `mask_errors`. Arguments as `evaluate_gen`."""
+    entries, preds = load_inputs(gt_file, predictions)
+    answers, segments, errors = _read_predictions(preds)
+    flags, ious, iops, per_sample = _score_entries(entries, answers, segments)
     total = len(entries)
-    acc = 100 * sum(correct_flags) / total if total else 0
-    temporal = {k: round(v, 2) for k, v in summarize_temporal(ious, iops).items()}
     results = {
         "protocol": "upstream",
-        "metadata": _metadata(gt_file, predictions, total, len(preds)),
-        "qa_metrics": {"accuracy": round(acc, 2), "correct": sum(correct_flags), "total": total},
-        "temporal_metrics": {"num_samples": total, **temporal},
+        "metadata": run_metadata(gt_file, predictions, total, len(preds)),
+        "qa_metrics": {"accuracy": round(100 * sum(flags) / total if total else 0, 2), "correct": sum(flags),
+                       "total": total},
+        "temporal_metrics": {"num_samples": total, **{k: round(v, 2) for k, v in summarize_temporal(ious, iops).items()}},
         "format_errors": {"total": sum(errors.values()), **errors},
         "skipped": {
             "missing_predictions": sum(e.entry_id not in answers for e in entries),
             "none_responses": errors["none_responses"],
             "extra_predictions": len(set(preds) - {e.entry_id for e in entries}),
         },
-    }
+    }  # fmt: skip
     if eval_masks:
-        masks = _run_masks(entries, preds, predictions, per_sample_all := {e.entry_id: {} for e in entries},
-                           "upstream", gt_mask_dir, pred_mask_dir, mask_mode, num_workers, progress)  # fmt: skip
-        results["mask_metrics"] = _upstream_mask_metrics(masks, per_sample_all)
-        results["skipped"]["no_gt_masks"] = masks["no_gt_masks"]
-        for eid, sample in per_sample.items():
-            sample.update(per_sample_all[eid])
+        mask_results, pred_root = score_entry_masks(entries, preds, predictions, "upstream", gt_mask_dir,
+                                                    pred_mask_dir, mask_mode, num_workers, progress)  # fmt: skip
+        results["mask_metrics"] = _mask_metrics(mask_results, per_sample, pred_root)
+        results["skipped"]["no_gt_masks"] = sum(r["status"] == "no_gt" for r in mask_results)
     results["per_sample_scores"] = per_sample
     return results
 
 
-def _upstream_mask_metrics(masks: dict, per_entry: dict) -> dict:
-    scored = [s for s in per_entry.values() if "spatial_j" in s]
+def _mask_metrics(mask_results: list[dict], per_sample: dict, pred_root: str | None) -> dict:
+    """J, F, J&F (x100, 2 decimals) as means over the entries that have GT masks; per-sample scores of
+    predicted entries get spatial_j / spatial_f / spatial_jf."""
+    scored = [r for r in mask_results if r["status"] in ("ok", "error")]
+    for r in scored:
+        if r["entry_id"] in per_sample:
+            per_sample[r["entry_id"]].update(
+                spatial_j=r["J"], spatial_f=r["F"], spatial_jf=(r["J"] + r["F"]) / 2
+            )
     n = len(scored)
-    mean = (lambda key: 100 * sum(s[key] for s in scored) / n) if n else (lambda key: 0.0)
+
+    def mean(values) -> float:
+        return round(100 * sum(values) / n, 2) if n else 0.0
+
     return {
-        "J": round(mean("spatial_j"), 2),
-        "F": round(mean("spatial_f"), 2),
-        "J&F": round(mean("spatial_jf"), 2),
+        "J": mean(r["J"] for r in scored),
+        "F": mean(r["F"] for r in scored),
+        "J&F": mean((r["J"] + r["F"]) / 2 for r in scored),
         "num_entries": n,
-        "total_masks": masks["total_masks"],
-        "mask_errors": masks["mask_errors"],
-        "pred_mask_dir": masks["pred_mask_dir"],
+        "total_masks": sum(r["frames"] for r in scored),
+        "mask_errors": {r["entry_id"]: r["error"] for r in mask_results if r["status"] == "error"},
+        "pred_mask_dir": pred_root,
     }
