@@ -1,0 +1,86 @@
+"""Dataclass arguments of a training run: model, data, and an HF `TrainingArguments` subclass.
+
+Defaults are the recipe of the paper's runs (UniPixel-style SFT): LoRA r=128 / alpha=256 / dropout 0.1 on
+the LLM (and the vision tower's attention) at lr 2e-5, the seg/ref/mem heads at 2e-5, SAM2 at 5e-6,
+cosine schedule with 3 % warm-up, gradient clipping at 1.0, 8 random frames per video.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import transformers
+
+RESUME_AUTO, RESUME_SCRATCH = "auto", "scratch"
+
+
+@dataclass
+class ModelArguments:
+    """Which model to start from and which parts train.
+
+    `base_model`: an EVQA checkpoint folder (`evqa model init` / a converted UniPixel) to start from;
+    None builds `preset` with SAM2 `sam2` (random init, or the Qwen2.5-VL / SAM2.1 weights found in the
+    local folders `pretrained` / `sam2_pretrained`). `lora`: LoRA adapters + trainable heads and SAM2
+    decoder/memory (`evqa.model.apply_lora`); False trains every parameter (the tiny demo model).
+    """
+
+    preset: str = "tiny"
+    sam2: str = "tiny"
+    base_model: str | None = None
+    pretrained: str | None = None
+    sam2_pretrained: str | None = None
+    lora: bool = True
+    lora_r: int = 128
+    lora_alpha: int = 256
+    lora_dropout: float = 0.1
+    lora_vision: bool = True
+
+
+@dataclass
+class DataArguments:
+    """The mixture (`sources`: one config entry per source, see `evqa.training.mixture`) and frames/video."""
+
+    sources: list = field(default_factory=list)
+    num_frames: int = 8
+    seed: int = 0
+
+
+@dataclass
+class TrainingArguments(transformers.TrainingArguments):
+    """HF TrainingArguments with the recipe's defaults and EVQA's extra knobs.
+
+    sam2_lr: learning rate of the SAM2 parameters; head_lr: of the seg/ref/mem projections (default:
+    `learning_rate`). resume: "auto" (latest checkpoint in output_dir, if any), "scratch" (ignore existing
+    checkpoints), or a checkpoint folder. merge_lora: also save `<output_dir>/merged` with LoRA folded in.
+    bf16 / activation_checkpointing: "auto" turns them on exactly when a CUDA GPU is present.
+    """
+
+    def __post_init__(self):
+        gpu = torch.cuda.is_available()
+        if self.bf16 == "auto":
+            self.bf16 = gpu and torch.cuda.is_bf16_supported()
+        if self.activation_checkpointing == "auto":
+            self.activation_checkpointing = gpu
+        super().__post_init__()
+
+    output_dir: str = "work_dirs/tiny/run"
+    learning_rate: float = 2e-5
+    sam2_lr: float = 5e-6
+    head_lr: float | None = None
+    lr_scheduler_type: str = "cosine"
+    warmup_steps: float = 0.03  # a float < 1 is a ratio of the total steps
+    max_grad_norm: float = 1.0
+    weight_decay: float = 0.0
+    per_device_train_batch_size: int = 1
+    num_train_epochs: float = 1.0
+    logging_steps: float = 10
+    save_steps: float = 500
+    save_total_limit: int | None = 3
+    report_to: str | list[str] | None = "none"
+    remove_unused_columns: bool = False
+    resume: str = RESUME_AUTO
+    merge_lora: bool = False
+    bf16: bool | str = "auto"  # "auto": on when a CUDA GPU supports it
+    activation_checkpointing: bool | str | None = "auto"  # "auto": on with a CUDA GPU
+    ddp_find_unused_parameters: bool | None = True  # text-only steps leave SAM2 without gradients

@@ -1,0 +1,69 @@
+"""Experiment YAML -> the three argument dataclasses, with `section.key=value` overrides.
+
+An experiment file has three sections mirroring the dataclasses:
+    model:    {preset: 3b, sam2: base, ...}              -> ModelArguments
+    data:     {num_frames: 8, sources: [...]}            -> DataArguments
+    training: {output_dir: work_dirs/3b/..., ...}        -> TrainingArguments (HF fields + ours)
+Overrides on the command line use dotted keys and YAML values: `training.max_steps=20 model.sam2=large`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import yaml
+
+from evqa.errors import ConfigError
+from evqa.training.arguments import DataArguments, ModelArguments, TrainingArguments
+
+SECTIONS = {"model": ModelArguments, "data": DataArguments, "training": TrainingArguments}
+
+
+def load_yaml(path: str | os.PathLike) -> dict:
+    """Read one experiment YAML (a mapping with only the known sections)."""
+    try:
+        cfg = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError("config file not found", path=path) from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"not valid YAML ({err})", path=path) from None
+    cfg = cfg or {}
+    if not isinstance(cfg, dict):
+        raise ConfigError("top level must be a mapping", path=path)
+    unknown = set(cfg) - set(SECTIONS)
+    if unknown:
+        raise ConfigError(f"unknown section(s) {sorted(unknown)}; expected {list(SECTIONS)}", path=path)
+    return cfg
+
+
+def apply_overrides(cfg: dict, overrides: list[str]) -> dict:
+    """Set `section.key=value` pairs (value parsed as YAML, so `1e-4`, `true`, `[a, b]` work)."""
+    for text in overrides:
+        key, sep, value = text.partition("=")
+        parts = key.strip().split(".")
+        if not sep or len(parts) != 2 or parts[0] not in SECTIONS:
+            raise ConfigError(
+                f"override {text!r} must look like section.key=value with section in {list(SECTIONS)}",
+                field=key,
+            )
+        cfg.setdefault(parts[0], {})[parts[1]] = yaml.safe_load(value)
+    return cfg
+
+
+def _build(cls, values: dict, section: str, path):
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in section '{section}'", path=path, field=unknown[0])
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"invalid '{section}' settings: {err}", path=path, field=section) from None
+
+
+def parse_config(path: str | os.PathLike, overrides: list[str] | None = None):
+    """YAML + overrides -> (ModelArguments, DataArguments, TrainingArguments)."""
+    cfg = apply_overrides(load_yaml(path), list(overrides or []))
+    return tuple(_build(cls, dict(cfg.get(name) or {}), name, path) for name, cls in SECTIONS.items())
