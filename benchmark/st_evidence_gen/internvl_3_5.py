@@ -1,0 +1,8 @@
+"""InternVL3.5 baseline on the generative ST-Evidence task (the upstream script name; upstream flags accepted). See `evqa infer --help`."""
+
+import sys
+
+from evqa.cli.main import run_command
+
+if __name__ == "__main__":
+    sys.exit(run_command("infer", ["--adapter", "internvl3_5", *sys.argv[1:]], prog="internvl_3_5.py"))

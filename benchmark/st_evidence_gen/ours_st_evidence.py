@@ -1,0 +1,8 @@
+"""EVQA model (answers, segments, masks) on the generative ST-Evidence task (the upstream script name; upstream flags accepted). See `evqa infer --help`."""
+
+import sys
+
+from evqa.cli.main import run_command
+
+if __name__ == "__main__":
+    sys.exit(run_command("infer", ["--adapter", "ours", *sys.argv[1:]], prog="ours_st_evidence.py"))

@@ -1,0 +1,8 @@
+"""Sa2VA (answers + masks) on the generative ST-Evidence task (the upstream script name; upstream flags accepted). See `evqa infer --help`."""
+
+import sys
+
+from evqa.cli.main import run_command
+
+if __name__ == "__main__":
+    sys.exit(run_command("infer", ["--adapter", "sa2va", *sys.argv[1:]], prog="sa2va_st_evidence.py"))

@@ -1,0 +1,12 @@
+"""GPT on the ST-Evidence MCQ tasks (the upstream script name; upstream flags accepted). See `evqa infer --help`."""
+
+import sys
+
+from evqa.cli.main import run_command
+
+if __name__ == "__main__":
+    sys.exit(
+        run_command(
+            "infer", ["--adapter", "gpt", "--task", "all", *sys.argv[1:]], prog="gpt_st_evidence_mcq.py"
+        )
+    )

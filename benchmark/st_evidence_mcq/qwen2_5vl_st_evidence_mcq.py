@@ -1,0 +1,14 @@
+"""Qwen2.5-VL on the ST-Evidence MCQ tasks (the upstream script name; upstream flags accepted). See `evqa infer --help`."""
+
+import sys
+
+from evqa.cli.main import run_command
+
+if __name__ == "__main__":
+    sys.exit(
+        run_command(
+            "infer",
+            ["--adapter", "qwen2_5_vl", "--task", "all", *sys.argv[1:]],
+            prog="qwen2_5vl_st_evidence_mcq.py",
+        )
+    )
