@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from transformers import (
@@ -144,29 +145,44 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
             found.append(hidden[b, idx[0] - 1] if len(idx) and idx[0] > 0 else None)
         return found
 
+    def _batch_features(self, sam2_pixel_values, wanted: list[int]) -> dict[int, list[FrameFeatures]]:
+        """SAM2 features of the frames of the `wanted` samples, one image-encoder call for all of them."""
+        if not wanted:
+            return {}
+        pixels = [sam2_pixel_values[b].to(self.device, self.sam2.dtype) for b in wanted]
+        feats = encode_frames(self.sam2, torch.cat(pixels))
+        bounds = np.cumsum([0] + [len(p) for p in pixels])
+        return {b: feats[bounds[i] : bounds[i + 1]] for i, b in enumerate(wanted)}
+
+    def _track_sample(self, hidden, feats: list, targets, valid, prompt_frame) -> tuple[dict, torch.Tensor]:
+        """Loss terms and [T, S, S] mask logits of one sample's object (targets bool [T, S, S])."""
+        side = self.config.sam2_image_size
+        present = targets.flatten(1).any(dim=1)
+        visible = present if valid is None else present & valid
+        start = int(torch.nonzero(visible)[0]) if visible.any() else 0
+        start = int(prompt_frame) if prompt_frame is not None else start
+        # the prompt names an object that is there: its frame always writes the prompted mask to memory
+        gate, known = present.clone(), None if valid is None else valid.clone()
+        gate[start] = True
+        if known is not None:
+            known[start] = True
+        track = self.segment(hidden, feats.__getitem__, len(feats), start, present=gate, known=known)
+        logits = F.interpolate(track.mask_logits[:, None], size=(side, side), mode="bilinear")[:, 0]
+        return mask_loss_terms(logits, track.iou_scores, track.object_score_logits, targets, valid), logits
+
     def _mask_losses(self, seg_hidden: list, sam2_pixel_values, mask_targets, mask_valid, prompt_frames):
         side = self.config.sam2_image_size
-        terms, pred_masks = [], []
-        for b, hidden in enumerate(seg_hidden):
-            if hidden is None or mask_targets[b] is None:
-                pred_masks.append(None)
-                continue
-            targets = resize_masks(mask_targets[b].to(hidden.device), (side, side))
-            valid = None if mask_valid is None or mask_valid[b] is None else mask_valid[b].to(hidden.device)
-            present = targets.flatten(1).any(dim=1)
-            visible = present if valid is None else present & valid
-            start = int(torch.nonzero(visible)[0]) if visible.any() else 0
-            start = int(prompt_frames[b]) if prompt_frames is not None else start
-            feats = encode_frames(self.sam2, sam2_pixel_values[b].to(self.sam2.dtype))
-            # the prompt names an object that is there: its frame always writes the prompted mask to memory
-            gate, known = present.clone(), None if valid is None else valid.clone()
-            gate[start] = True
-            if known is not None:
-                known[start] = True
-            track = self.segment(hidden, feats.__getitem__, len(feats), start, present=gate, known=known)
-            logits = F.interpolate(track.mask_logits[:, None], size=(side, side), mode="bilinear")[:, 0]
-            terms.append(mask_loss_terms(logits, track.iou_scores, track.object_score_logits, targets, valid))
-            pred_masks.append(logits)
+        wanted = [b for b, h in enumerate(seg_hidden) if h is not None and mask_targets[b] is not None]
+        features = self._batch_features(sam2_pixel_values, wanted)
+        terms, pred_masks = [], [None] * len(seg_hidden)
+        for b in wanted:
+            targets = resize_masks(mask_targets[b].to(self.device), (side, side))
+            valid = None if mask_valid is None or mask_valid[b] is None else mask_valid[b].to(self.device)
+            prompt = None if prompt_frames is None else prompt_frames[b]
+            sample_terms, pred_masks[b] = self._track_sample(
+                seg_hidden[b], features[b], targets, valid, prompt
+            )
+            terms.append(sample_terms)
         if not terms:
             return None, None, pred_masks
         mean = {k: torch.stack([t[k] for t in terms]).mean() for k in terms[0]}

@@ -52,8 +52,11 @@ def encode_frames(sam2: Sam2VideoModel, pixel_values: torch.Tensor) -> list[Fram
     return [([lvl[t : t + 1] for lvl in levels], pos[t : t + 1]) for t in range(num)]
 
 
-def _decode(sam2: Sam2VideoModel, feats: FrameFeatures, pix_feat: torch.Tensor, sparse: torch.Tensor | None):
-    """Mask decoder on one frame; sparse [1,1,N,C] prompt embeddings, or None for an unprompted frame."""
+def _decode(
+    sam2: Sam2VideoModel, feats: FrameFeatures, pix_feat: torch.Tensor, sparse: torch.Tensor | None, image_pe
+):
+    """Mask decoder on one frame; sparse [1,1,N,C] prompt embeddings, or None for an unprompted frame;
+    image_pe: SAM2's image-wide positional embeddings [1, C, h, w]."""
     if sparse is None:
         points = pix_feat.new_zeros(1, 1, 1, 2)
         labels = -torch.ones(1, 1, 1, dtype=torch.int32, device=pix_feat.device)
@@ -62,7 +65,7 @@ def _decode(sam2: Sam2VideoModel, feats: FrameFeatures, pix_feat: torch.Tensor, 
         _, dense = sam2.prompt_encoder(None, None, None, None)
     masks, iou, tokens, obj = sam2.mask_decoder(
         image_embeddings=pix_feat,
-        image_positional_embeddings=sam2.get_image_wide_positional_embeddings(),
+        image_positional_embeddings=image_pe,
         sparse_prompt_embeddings=sparse.to(pix_feat.dtype),
         dense_prompt_embeddings=dense.to(pix_feat.dtype),
         multimask_output=False,
@@ -149,20 +152,21 @@ def track_object(
     recent: list = []  # (memory, pos, pointer) of frames processed in the current direction, newest last
     max_ptrs = min(num_frames, sam2.config.max_object_pointers_in_encoder)
     keep = max(sam2.num_maskmem, max_ptrs)
+    image_pe = sam2.get_image_wide_positional_embeddings()
     for t in progress(order) if progress else order:
         feats = frame_features(t)
         if t == prompt_frame - 1:
             recent = []  # the backward pass starts from the prompted frame only
         if t == prompt_frame:
             pix = feats[0][-1] + sam2.no_memory_embedding.permute(0, 2, 1).unsqueeze(-1)
-            out = _decode(sam2, feats, pix, prompt_embeddings[None, None])
+            out = _decode(sam2, feats, pix, prompt_embeddings[None, None], image_pe)
         else:
             bank = [(cond["memory"], cond["pos"], 0)]
             bank += [(m, p, k + 1) for k, (m, p, _) in enumerate(reversed(recent[-(sam2.num_maskmem - 1) :]))]
             pointers = [(abs(t - prompt_frame), cond["pointer"])]
             pointers += [(k + 1, ptr) for k, (_, _, ptr) in enumerate(reversed(recent[-(max_ptrs - 1) :]))]
             pix = _condition_on_memory(sam2, feats, bank, pointers, max_ptrs)
-            out = _decode(sam2, feats, pix, None)
+            out = _decode(sam2, feats, pix, None, image_pe)
         masks, iou, token, obj = out
         use_truth = present is not None and (known is None or bool(known[t]))
         is_present = present[t].reshape(1) if use_truth else obj > 0
