@@ -60,6 +60,12 @@ GEN_JSON_SCHEMA = (
 )
 
 
+def format_seconds(seconds: float) -> str:
+    """A time for a baseline prompt: one decimal, two when one would lose precision (2.0, 2.5, 6.25)."""
+    value = float(seconds)
+    return f"{value:.1f}" if abs(value - round(value, 1)) < 5e-3 else f"{value:.2f}"
+
+
 def gen_single_turn_prompt(question: str, candidates: Sequence[str]) -> str:
     """Generative task, one turn: answer, temporal evidence (seconds) and referring expressions as JSON."""
     return (
@@ -95,7 +101,10 @@ def mcq_time_evidence_prompt(
     question: str, answer: str, segment_options: Sequence[Sequence[Sequence[float]]]
 ) -> str:
     """MCQ task `time_evidence`: which list of time segments (seconds) supports the given answer (A-D)."""
-    options = [format_segments(segments) for segments in segment_options]
+    options = [
+        "[" + ", ".join(f"[{format_seconds(s)}, {format_seconds(e)}]" for s, e in segs) + "]"
+        for segs in segment_options
+    ]
     return (
         f"Question: {question.strip()}\nAnswer: {answer.strip()}\n\n"
         "Which option lists the time segments of the video (in seconds) that show the evidence for this "
@@ -117,7 +126,7 @@ def mcq_spatial_evidence_prompt(question: str, answer: str, num_options: int) ->
 
 def frame_label(timestamp: float) -> str:
     """The text placed before a frame for frame-based models: 'Frame at 2.5 s:'."""
-    return f"Frame at {float(timestamp):.1f} s:"
+    return f"Frame at {format_seconds(timestamp)} s:"
 
 
 def image_label(label: str) -> str:
