@@ -31,6 +31,15 @@ LLM_KEYS = ("input_ids", "attention_mask", "mm_token_type_ids", "pixel_values_vi
 LLM_KEYS += ("second_per_grid_ts",)
 
 
+def llm_inputs(model: EvqaForConditionalGeneration, processor: EvqaProcessor, examples: list[dict]) -> dict:
+    """Left-padded `generate` inputs (input_ids, attention_mask, mm_token_type_ids [B, L], video patches,
+    grid, seconds per temporal patch) of `encode_generation_prompt` examples, on the model's device/dtype."""
+    batch = processor.collate(examples, padding_side="left")
+    inputs = {k: batch[k].to(model.device) for k in LLM_KEYS}
+    inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(model.dtype)
+    return inputs
+
+
 @dataclass
 class EvqaPrediction:
     """letter: 'A'.. or None (unparsable); segments: [(start s, end s)]; masks: bool [N, H, W] for every
@@ -125,9 +134,7 @@ class EvqaPredictor:
             self.processor.encode_generation_prompt(v.read(idx), idx / v.fps, evqa_question_prompt(q, c))
             for v, idx, (_, q, c) in zip(videos, indices, items, strict=True)
         ]
-        batch = self.processor.collate(examples, padding_side="left")
-        inputs = {k: batch[k].to(self.model.device) for k in LLM_KEYS}
-        inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.model.dtype)
+        inputs = llm_inputs(self.model, self.processor, examples)
         out = self.model.generate(
             **inputs,
             max_new_tokens=self.max_new_tokens,

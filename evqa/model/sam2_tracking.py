@@ -125,6 +125,16 @@ def _condition_on_memory(
     return fused.reshape(1, height * width, channels).transpose(1, 2).reshape(1, channels, height, width)
 
 
+def _memory_of(sam2: Sam2VideoModel, cond: dict, recent: list, distance: int, max_ptrs: int):
+    """Memory bank [(memory, pos, temporal slot)] and object pointers [(distance, pointer)] of a frame
+    `distance` frames from the prompted one; `recent` holds the frames processed before it, newest last."""
+    bank = [(cond["memory"], cond["pos"], 0)]
+    bank += [(m, p, k + 1) for k, (m, p, _) in enumerate(reversed(recent[-(sam2.num_maskmem - 1) :]))]
+    pointers = [(distance, cond["pointer"])]
+    pointers += [(k + 1, ptr) for k, (_, _, ptr) in enumerate(reversed(recent[-(max_ptrs - 1) :]))]
+    return bank, pointers
+
+
 def track_object(
     sam2: Sam2VideoModel,
     frame_features: Callable[[int], FrameFeatures],
@@ -161,10 +171,7 @@ def track_object(
             pix = feats[0][-1] + sam2.no_memory_embedding.permute(0, 2, 1).unsqueeze(-1)
             out = _decode(sam2, feats, pix, prompt_embeddings[None, None], image_pe)
         else:
-            bank = [(cond["memory"], cond["pos"], 0)]
-            bank += [(m, p, k + 1) for k, (m, p, _) in enumerate(reversed(recent[-(sam2.num_maskmem - 1) :]))]
-            pointers = [(abs(t - prompt_frame), cond["pointer"])]
-            pointers += [(k + 1, ptr) for k, (_, _, ptr) in enumerate(reversed(recent[-(max_ptrs - 1) :]))]
+            bank, pointers = _memory_of(sam2, cond, recent, abs(t - prompt_frame), max_ptrs)
             pix = _condition_on_memory(sam2, feats, bank, pointers, max_ptrs)
             out = _decode(sam2, feats, pix, None, image_pe)
         masks, iou, token, obj = out
