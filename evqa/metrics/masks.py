@@ -13,7 +13,8 @@ Definitions follow the DAVIS 2017 evaluation (`db_eval_iou`, `db_eval_boundary`,
 
 Speed: every operation is restricted to the bounding box of the two masks grown by one pixel (boundary
 pixels and the pixels that decide them lie inside it), and dilation in that crop is exact because boundary
-pixels outside it do not exist. `cv2.dilate` with the exact disk does the morphology.
+pixels outside it do not exist. On small crops `cv2.dilate` with the exact disk does the morphology; on
+large ones two square dilations decide most pixels and only the rest are checked against the disk.
 """
 
 from __future__ import annotations
@@ -88,6 +89,48 @@ def _as_u8(mask: np.ndarray) -> np.ndarray:
     return (mask != 0).view(np.uint8)
 
 
+# Below this crop area one disk dilation is as cheap; above it the square pre-tests win (up to ~1.5x).
+_SQUARE_TEST_MIN_AREA = 4096
+
+
+@lru_cache(maxsize=32)
+def _square_tests(radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kernels of the inscribed square (half side a = floor(r / sqrt 2), inside the disk) and the bounding
+    square (half side r), and the (dy, dx) offsets of the disk outside the inscribed square."""
+    half = math.isqrt(radius * radius // 2)
+    inner = np.ones((2 * half + 1, 2 * half + 1), np.uint8)
+    outer = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    ring = [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
+            if dy * dy + dx * dx <= radius * radius and max(abs(dy), abs(dx)) > half]  # fmt: skip
+    return inner, outer, np.array(ring, dtype=np.int64).reshape(-1, 2)
+
+
+def _hits_by_squares(query: np.ndarray, source: np.ndarray, radius: int) -> int:
+    """Exact disk matching with cheap separable square dilations: a query pixel with a source pixel in the
+    inscribed square is matched, one with none in the bounding square is not, and only the few left are
+    checked against the disk offsets outside the inscribed square."""
+    inner_k, outer_k, ring = _square_tests(radius)
+    inner = cv2.dilate(source, inner_k)
+    matched = cv2.countNonZero(cv2.bitwise_and(query, inner))
+    undecided = cv2.bitwise_and(cv2.bitwise_and(query, cv2.dilate(source, outer_k)), cv2.bitwise_not(inner))
+    points = cv2.findNonZero(undecided)
+    if points is None:
+        return matched
+    padded = cv2.copyMakeBorder(source, radius, radius, radius, radius, cv2.BORDER_CONSTANT, value=0)
+    stride = padded.shape[1]
+    points = points.reshape(-1, 2).astype(np.int64) + radius
+    flat = (points[:, 1] * stride + points[:, 0])[:, None] + (ring[:, 0] * stride + ring[:, 1])[None, :]
+    return matched + int(padded.ravel()[flat].any(axis=1).sum())
+
+
+def boundary_hits(query: np.ndarray, source: np.ndarray, radius: int) -> int:
+    """How many pixels of the 0/1 uint8 boundary map `query` lie within Euclidean distance `radius` of a
+    pixel of `source` (same shape) — the count of `query & dilate(source, disk(radius))`."""
+    if query.size < _SQUARE_TEST_MIN_AREA:
+        return cv2.countNonZero(cv2.bitwise_and(query, cv2.dilate(source, disk(radius))))
+    return _hits_by_squares(query, source, radius)
+
+
 def _f_from_counts(n_pred: int, n_gt: int, pred_hits: int, gt_hits: int) -> float:
     if n_pred == 0 and n_gt == 0:
         precision, recall = 1.0, 1.0
@@ -111,6 +154,15 @@ def _crop_box(union: np.ndarray) -> tuple[slice, slice] | None:
     return slice(max(0, y - 1), min(rows, y + h + 1)), slice(max(0, x - 1), min(cols, x + w + 1))
 
 
+def _crop_counts(p: np.ndarray, g: np.ndarray, radius: int) -> tuple[int, int, int, int, int, int]:
+    """[|P ∩ G|, |P ∪ G|, predicted boundary px, GT boundary px, matched predicted, matched GT]."""
+    bp, bg = _seg2bmap_u8(p), _seg2bmap_u8(g)
+    n_pred, n_gt = cv2.countNonZero(bp), cv2.countNonZero(bg)
+    hits = (boundary_hits(bp, bg, radius), boundary_hits(bg, bp, radius)) if n_pred and n_gt else (0, 0)
+    inter, union = cv2.countNonZero(cv2.bitwise_and(p, g)), cv2.countNonZero(cv2.bitwise_or(p, g))
+    return inter, union, n_pred, n_gt, *hits
+
+
 def jaccard_and_boundary_f(
     pred: np.ndarray, gt: np.ndarray, bound_th: float = BOUND_TH
 ) -> tuple[float, float]:
@@ -130,18 +182,9 @@ def jaccard_and_boundary_f(
     box = _crop_box(cv2.bitwise_or(pred_u8, gt_u8))
     if box is None:
         return 1.0, 1.0
-    p, g = pred_u8[box], gt_u8[box]
-    inter = cv2.countNonZero(cv2.bitwise_and(p, g))
-    union = cv2.countNonZero(cv2.bitwise_or(p, g))
-    j = inter / union
-    bp, bg = _seg2bmap_u8(p), _seg2bmap_u8(g)
-    n_pred, n_gt = cv2.countNonZero(bp), cv2.countNonZero(bg)
-    if n_pred == 0 or n_gt == 0:
-        return j, _f_from_counts(n_pred, n_gt, 0, 0)
-    kernel = disk(boundary_radius(tuple(pred_u8.shape), bound_th))
-    pred_hits = cv2.countNonZero(cv2.bitwise_and(bp, cv2.dilate(bg, kernel)))
-    gt_hits = cv2.countNonZero(cv2.bitwise_and(bg, cv2.dilate(bp, kernel)))
-    return j, _f_from_counts(n_pred, n_gt, pred_hits, gt_hits)
+    radius = boundary_radius(tuple(pred_u8.shape), bound_th)
+    inter, union, n_pred, n_gt, pred_hits, gt_hits = _crop_counts(pred_u8[box], gt_u8[box], radius)
+    return inter / union, _f_from_counts(n_pred, n_gt, pred_hits, gt_hits)
 
 
 def jaccard_and_boundary_f_upstream(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:

@@ -129,3 +129,16 @@ def test_seg2bmap_tiny_shapes_match_the_shift_formula(shape):
         want[:, -1] = seg[:, -1] ^ s[:, -1]
         want[-1, -1] = 0
         assert np.array_equal(seg2bmap(seg), want)
+
+
+@pytest.mark.parametrize("radius", [1, 2, 5, 8, 13])
+def test_square_pretests_equal_disk_dilation(radius):
+    from evqa.metrics.masks import _hits_by_squares
+
+    rng = np.random.default_rng(radius)
+    for _ in range(5):
+        shape = tuple(int(v) for v in rng.integers(3, 90, size=2))
+        query = (rng.random(shape) > 0.9).astype(np.uint8)
+        source = (rng.random(shape) > 0.97).astype(np.uint8)
+        want = int(np.sum(query & cv2.dilate(source, disk(radius))))
+        assert _hits_by_squares(query, source, radius) == want
