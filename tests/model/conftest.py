@@ -24,6 +24,16 @@ def synthetic_clip(num_frames: int = 8, size=(96, 128), start: int = 2, fps: flo
     return frames, np.arange(num_frames) / fps, masks
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models are dominated by many small ops: on a shared CPU, OpenMP threads that wait on each other
+    make a training step 10-20x slower than one thread does. Restored after each test."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def tiny():
     """(model, processor) of the tiny preset, random init with seed 0, eval mode."""
