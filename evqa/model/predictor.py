@@ -192,7 +192,8 @@ class EvqaPredictor:
     def segment_video(
         self, video, seg_hidden: torch.Tensor, prompt_frame: int = 0, video_fps=None
     ) -> np.ndarray:
-        """Masks bool [N, H, W] of the object whose `<|seg|>` hidden state [D] is given, on every frame."""
+        """Masks bool [N, H, W] of the object whose `<|seg|>` hidden state [D] is given, on every frame
+        (empty where SAM2's object score says the object is absent)."""
         video = video if isinstance(video, _Video) else _Video(video, video_fps)
         if not 0 <= prompt_frame < video.num_frames:
             raise InputError(
@@ -202,8 +203,11 @@ class EvqaPredictor:
         bar = (lambda it: tqdm(it, desc="masks", unit="frame", leave=False)) if self.progress else None
         with torch.inference_mode():
             track = self.model.segment(seg_hidden, feats, video.num_frames, prompt_frame, progress=bar)
+        # as in SAM2, a frame whose object score says "absent" gets an empty mask (mask losses train only
+        # frames where the object is present, so the decoder alone need not blank absent frames)
+        visible = (track.object_score_logits > 0).cpu().numpy()
         masks = []
         for start in range(0, video.num_frames, self.chunk_frames):
             logits = track.mask_logits[start : start + self.chunk_frames, None].float()
             masks.append((F.interpolate(logits, size=video.size, mode="bilinear")[:, 0] > 0).cpu().numpy())
-        return np.concatenate(masks)
+        return np.concatenate(masks) & visible[:, None, None]

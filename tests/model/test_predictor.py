@@ -83,3 +83,19 @@ def test_bad_inputs_are_typed_errors(tiny, clip):
         predictor.predict(frames.astype(np.float32), QUESTION, CANDIDATES, video_fps=6.0)
     with pytest.raises(InputError, match="prompt frame 30 outside 0..23"):
         predictor.segment_video(frames, torch.zeros(model.config.text_config.hidden_size), 30, video_fps=6.0)
+
+
+def test_frames_scored_absent_get_empty_masks(fresh_tiny, clip):
+    model, processor = fresh_tiny
+    frames, _ = clip
+    predictor = EvqaPredictor(model.eval(), processor, progress=False)
+    hidden = torch.randn(model.config.text_config.hidden_size, generator=torch.Generator().manual_seed(3))
+    head = model.sam2.mask_decoder.pred_obj_score_head.proj_out
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.fill_(50.0)  # every frame scored "present": the decoder's masks pass through
+        shown = predictor.segment_video(frames, hidden, 0, video_fps=6.0)
+        head.bias.fill_(-50.0)  # every frame scored "absent"
+        hidden_masks = predictor.segment_video(frames, hidden, 0, video_fps=6.0)
+    assert shown.any(axis=(1, 2)).all()
+    assert not hidden_masks.any()
