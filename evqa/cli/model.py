@@ -24,6 +24,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     init.add_argument(
         "--dtype", choices=DTYPES, default="float32", help="parameter dtype of the saved weights"
     )
+    init.add_argument("--random-init", action="store_true",
+                      help="random weights even when the preset's Hugging Face model id is in the local cache")  # fmt: skip
     init.add_argument("--seed", type=int, default=0, help="random-init seed")
     return parser
 
@@ -37,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
         args.preset,
         args.sam2,
         torch_dtype=getattr(torch, args.dtype),
-        pretrained=args.pretrained,
-        sam2_pretrained=args.sam2_pretrained,
+        pretrained=False if args.random_init else args.pretrained,
+        sam2_pretrained=False if args.random_init else args.sam2_pretrained,
         seed=args.seed,
     )
     out = save_model(model, processor, args.out)

@@ -2,7 +2,8 @@
 SAM2.1 image encoder `tiny` / `base` (Hiera-B+) / `large`. `build_model` is the one place a model is built.
 
 The 3B/7B and SAM2.1 hyper-parameters are written here (from the released `config.json` / SAM2.1 YAMLs), so
-a model of the right shape builds offline; weights come from `pretrained` folders when given.
+a model of the right shape builds offline; weights come from `pretrained` folders when given, or from the
+Hugging Face cache when the preset's model id is there (never downloaded here).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import importlib.util
 import logging
 
 import torch
+from huggingface_hub import snapshot_download
+from huggingface_hub.errors import LocalEntryNotFoundError
 from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration, Sam2VideoConfig, Sam2VideoModel
 
 from evqa.errors import ModelError
@@ -38,6 +41,8 @@ SAM2_PRESETS = {
     "base": (112, [2, 3, 16, 3], [2, 4, 8, 16], [12, 16, 20], [8, 4, 14, 7], [14, 14]),
     "large": (144, [2, 6, 36, 4], [2, 4, 8, 16], [23, 33, 43], [8, 4, 16, 8], [7, 7]),
 }
+SAM2_HUB_IDS = {"tiny": "facebook/sam2.1-hiera-tiny", "base": "facebook/sam2.1-hiera-base-plus"}
+SAM2_HUB_IDS["large"] = "facebook/sam2.1-hiera-large"
 PRESETS = ("tiny", "3b", "7b")
 TINY_SAM2_SIZE = 128
 TINY_FRAME_PIXELS = 112 * 112
@@ -156,8 +161,8 @@ def build_model(
     *,
     torch_dtype: torch.dtype | None = None,
     device: str | torch.device | None = None,
-    pretrained: str | None = None,
-    sam2_pretrained: str | None = None,
+    pretrained: str | bool | None = None,
+    sam2_pretrained: str | bool | None = None,
     seed: int | None = 0,
 ) -> tuple[EvqaForConditionalGeneration, EvqaProcessor]:
     """Build (model, processor) for a preset.
@@ -165,18 +170,23 @@ def build_model(
     Args:
         preset: 'tiny', '3b' or '7b'. sam2: SAM2.1 image encoder 'tiny' / 'base' / 'large' (or 'micro').
         torch_dtype: parameter dtype (float32 when None). device: where to build the model.
-        pretrained: local Qwen2.5-VL-3B/7B-Instruct folder: its tokenizer and LLM weights are loaded.
+        pretrained: local Qwen2.5-VL-3B/7B-Instruct folder: its tokenizer and LLM weights are loaded. None
+            (3b/7b): the preset's Hugging Face model id when it is in the local cache, else random weights.
+            False: random weights.
         sam2_pretrained: local transformers SAM2.1 folder (e.g. a `facebook/sam2.1-hiera-*` download) whose
-            weights replace the random SAM2 parts (strict).
+            weights replace the random SAM2 parts (strict); None / False as for `pretrained`.
         seed: random-init seed (None leaves the global RNG alone).
-    Without `pretrained`, weights are random (what the tiny preset and GPU performance runs use).
+    Random weights are what the tiny preset, tests and GPU performance runs use.
     """
     if seed is not None:
         torch.manual_seed(seed)
+    if preset == "tiny" and pretrained:
+        raise ModelError("the tiny preset has no pretrained weights; drop --pretrained")
+    if preset != "tiny":
+        pretrained = _resolve(pretrained, LLM_PRESETS.get(preset, {}).get("hub_id"))
+        sam2_pretrained = _resolve(sam2_pretrained, SAM2_HUB_IDS.get(sam2 or "tiny"))
     tokenizer = None
-    if pretrained is not None:
-        if preset == "tiny":
-            raise ModelError("the tiny preset has no pretrained weights; drop --pretrained")
+    if pretrained:
         tokenizer = AutoTokenizer.from_pretrained(pretrained)
     processor = build_processor(preset, tokenizer)
     config = evqa_config(preset, sam2, processor.tokenizer)
@@ -186,12 +196,36 @@ def build_model(
         model = EvqaForConditionalGeneration._from_config(config, dtype=dtype)
     model.generation_config.eos_token_id = config.text_config.eos_token_id
     model.generation_config.pad_token_id = config.text_config.pad_token_id
-    if pretrained is not None:
+    if pretrained:
         _load_llm_weights(model, pretrained)
-    if sam2_pretrained is not None:
-        sam2_model = Sam2VideoModel.from_pretrained(sam2_pretrained, dtype=dtype)
-        model.sam2.load_state_dict(sam2_model.state_dict(), strict=True)
+    if sam2_pretrained:
+        _load_sam2_weights(model, sam2_pretrained)
     return model, processor
+
+
+def _resolve(path: str | bool | None, hub_id: str | None) -> str | None:
+    """A given folder; for None, the cached snapshot of `hub_id` if the local cache has it (no network)."""
+    if path is False or (path is None and hub_id is None):
+        return None
+    if path is not None:
+        return str(path)
+    try:
+        folder = snapshot_download(hub_id, local_files_only=True)
+    except (LocalEntryNotFoundError, OSError):
+        logger.info("%s is not in the local cache: random weights", hub_id)
+        return None
+    logger.info("using cached %s", hub_id)
+    return folder
+
+
+def _load_sam2_weights(model: EvqaForConditionalGeneration, path: str) -> None:
+    """Copy a transformers SAM2.1 (video) checkpoint's weights into `model.sam2`, strictly."""
+    sam2_model = Sam2VideoModel.from_pretrained(path, dtype=model.dtype)
+    try:
+        model.sam2.load_state_dict(sam2_model.state_dict(), strict=True)
+    except RuntimeError as err:
+        raise ModelError(f"{path}: SAM2 weights do not fit the chosen --sam2 preset ({err})") from None
+    logger.info("loaded SAM2 weights from %s", path)
 
 
 def _load_llm_weights(model: EvqaForConditionalGeneration, path: str) -> None:
