@@ -102,14 +102,7 @@ def run_infer(args: argparse.Namespace) -> RunSummary | None:
         return None
     adapter, model_id = resolve_adapter(args.model or args.adapter, args.adapter)
     adapter_cls = get_model_class(adapter)
-    sampling = sampling_from(args, adapter_cls)
-    tag = fps_tag(sampling.fps, sampling.num_frames)
-    out = Path(
-        args.output
-        or default_output(
-            adapter, model_id, task=task_name, mode=args.mode or "single-turn", tag=tag, mcq_task=mcq_task
-        )
-    )
+    out = output_path(args, adapter, model_id, adapter_cls, task_name, mcq_task)
     if args.merge:
         merge(out, benchmark_order(args, task_name))
         return None
@@ -119,14 +112,10 @@ def run_infer(args: argparse.Namespace) -> RunSummary | None:
         print_plan(task, task.items()[shard_index::num_shards])
         return None
     model = build_model(adapter, model_id, **model_options(args))
-    task.bind(
-        ModelCaller(
-            model,
-            RetryPolicy(
-                max_retries=args.max_retries, timeout=args.timeout, attempt_timeout=args.request_timeout
-            ),
-        )
+    policy = RetryPolicy(
+        max_retries=args.max_retries, timeout=args.timeout, attempt_timeout=args.request_timeout
     )
+    task.bind(ModelCaller(model, policy))
     log.info("running %s (%s) on %d entries -> %s", adapter, model_id, len(task.entries), out)
     return run_items(
         task.items(),
@@ -139,6 +128,18 @@ def run_infer(args: argparse.Namespace) -> RunSummary | None:
         batch_size=args.batch_size if model.supports_batching else 1,
         process_batch=task.process_batch,
     )
+
+
+def output_path(
+    args: argparse.Namespace, adapter: str, model_id: str, adapter_cls: type, task: str, mcq_task: str
+):
+    """--output, else the upstream-style default under results/."""
+    if args.output:
+        return Path(args.output)
+    sampling = sampling_from(args, adapter_cls)
+    tag = fps_tag(sampling.fps, sampling.num_frames)
+    mode = args.mode or "single-turn"
+    return default_output(adapter, model_id, task=task, mode=mode, tag=tag, mcq_task=mcq_task)
 
 
 def model_options(args: argparse.Namespace) -> dict:

@@ -83,6 +83,8 @@ def resolve_adapter(model: str, adapter: str | None = None) -> tuple[str, str]:
     `--model gpt` -> ('gpt', 'gpt-4o'); `--model o3` with adapter 'gpt' -> ('gpt', 'o3');
     `--model some/local/dir` with no adapter -> ('ours', that dir).
     """
+    if not model and adapter is None:
+        raise ConfigError("name a model or an adapter", field="--model")
     if adapter is not None:
         if model in MODEL_MODULES and model != adapter:
             raise ConfigError(f"--model {model} names another adapter than '{adapter}'", field="--model")

@@ -144,8 +144,6 @@ def test_concurrency_keeps_n_calls_in_flight(tmp_path):
         return answer(i)
 
     items = [(f"e{i}", i) for i in range(20)]
-    start = time.perf_counter()
     run_items(items, slow, tmp_path / "p.json", concurrency=5, progress=False)
-    assert peak[0] == 5
-    assert time.perf_counter() - start < 20 * 0.05 / 2
+    assert peak[0] == 5  # never more, and at some point exactly N, in flight
     assert len(collect_records(tmp_path / "p.json")) == 20
