@@ -69,9 +69,8 @@ def evaluate_mcq(predictions, *, data_file, distractors_file=None, mask_file=Non
     entries = load_mcq_benchmark(data_file, distractors_file, mask_file)
     preds = predictions if isinstance(predictions, dict) else load_predictions(predictions)
     if entries and preds and not any(e.entry_id in preds for e in entries):
-        raise PredictionError(
-            "no prediction matches an entry_id of the MCQ data file", path=str(predictions)[:200]
-        )
+        where = None if isinstance(predictions, dict) else predictions
+        raise PredictionError(f"no prediction matches an entry_id of {data_file}", path=where)
     scores = {task: _task_scores(entries, preds, task) for task in TASKS}
     total = sum(s["total"] for s in scores.values())
     correct = sum(s["correct"] for s in scores.values())
