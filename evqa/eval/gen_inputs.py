@@ -7,15 +7,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from evqa.data.st_evidence import GenEntry, load_gen_benchmark
-from evqa.errors import ConfigError
+from evqa.errors import ConfigError, PredictionError
 from evqa.eval.mask_scoring import MaskTask, score_masks
 from evqa.eval.predictions import load_predictions
 
 
 def load_inputs(gt_file, predictions) -> tuple[list[GenEntry], dict[str, dict]]:
-    """(GT entries, {entry_id: record}) from paths, or passed through when already loaded."""
+    """(GT entries, {entry_id: record}) from paths, or passed through when already loaded.
+
+    Raises PredictionError when predictions exist but none has an entry_id of the GT (a prediction file
+    scored against the wrong benchmark would otherwise score 0 everywhere without a word).
+    """
     entries = gt_file if isinstance(gt_file, list) else load_gen_benchmark(gt_file)
     preds = predictions if isinstance(predictions, dict) else load_predictions(predictions)
+    if entries and preds and not any(e.entry_id in preds for e in entries):
+        where = None if isinstance(predictions, dict) else predictions
+        gt_name = "the GT entries" if isinstance(gt_file, list) else gt_file
+        raise PredictionError(f"no prediction matches an entry_id of {gt_name}", path=where)
     return entries, preds
 
 

@@ -42,6 +42,8 @@ def _bad_cases(tmp_path):
     not_json.write_text("{not json")
     a_list = tmp_path / "list.json"
     a_list.write_text("[1, 2, 3]")
+    other = tmp_path / "other.json"
+    other.write_text('{"zz_1": {"parsed_response": {"answer": "A"}}}')
     no_col = tmp_path / "gt.csv"
     no_col.write_text("entry_id,answer,segment\ns1,A pole,[[0, 1]]\n")
     good = str(SAMPLE / "predictions.json")
@@ -49,6 +51,7 @@ def _bad_cases(tmp_path):
         (["--gt_file", GT, "--pred_file", str(tmp_path / "missing.json")], "missing.json: file not found"),
         (["--gt_file", GT, "--pred_file", str(not_json)], "bad.json: not valid JSON"),
         (["--gt_file", GT, "--pred_file", str(a_list)], "list.json: top level must be an object"),
+        (["--gt_file", GT, "--pred_file", str(other)], "other.json: no prediction matches an entry_id of"),
         (["--gt_file", str(no_col), "--pred_file", good], "gt.csv: field 'candidates': missing column"),
         (["--gt_file", str(tmp_path / "nope.csv"), "--pred_file", good], "nope.csv: file not found"),
         (["--gt_file", GT, "--pred_file", good, "--eval_masks", "--gt_mask_dir", str(tmp_path / "x")],
