@@ -120,9 +120,8 @@ class GeminiModel(BaselineModel):
     def generate_inner(self, request: Request) -> Response:
         types = self.types
         http = types.HttpOptions(timeout=int(request.timeout * 1000)) if request.timeout else None
-        config = types.GenerateContentConfig(
-            temperature=self.temperature, max_output_tokens=request.max_new_tokens, http_options=http
-        )
+        # no max_output_tokens: Gemini 2.5 counts its thinking in it, and a short cap ends replies early
+        config = types.GenerateContentConfig(temperature=self.temperature, http_options=http)
         try:
             reply = self.client.models.generate_content(
                 model=self.model_id, contents=self.contents(request), config=config

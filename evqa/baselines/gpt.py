@@ -66,7 +66,9 @@ def _usage(usage: Any) -> dict[str, int]:
 
 @register_model("gpt")
 class GptModel(BaselineModel):
-    """OpenAI chat-completions model. Options: base_url, image_detail ('auto'|'low'|'high'), temperature."""
+    """OpenAI chat-completions model. Options: base_url, image_detail ('auto'|'low'|'high'), temperature,
+    reasoning_budget (tokens a reasoning model may think on top of the answer budget; they count toward
+    `max_completion_tokens`, so a bare answer budget would end most replies before the answer)."""
 
     default_concurrency = 16
 
@@ -77,6 +79,7 @@ class GptModel(BaselineModel):
         base_url: str | None = None,
         image_detail: str = "auto",
         temperature: float = 0.0,
+        reasoning_budget: int = 8192,
         **kwargs: Any,
     ):
         super().__init__(model, **kwargs)
@@ -91,6 +94,7 @@ class GptModel(BaselineModel):
         self.client = openai.OpenAI(base_url=base_url or os.environ.get("OPENAI_BASE_URL"), max_retries=0)
         self.image_detail = image_detail
         self.temperature = temperature
+        self.reasoning_budget = reasoning_budget
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "reasoning": is_reasoning_model(self.model_id)}
@@ -98,7 +102,7 @@ class GptModel(BaselineModel):
     def generation_kwargs(self, max_new_tokens: int) -> dict[str, Any]:
         """The token-budget / sampling arguments this model accepts."""
         if is_reasoning_model(self.model_id):
-            return {"max_completion_tokens": max_new_tokens}
+            return {"max_completion_tokens": max_new_tokens + self.reasoning_budget}
         return {"max_tokens": max_new_tokens, "temperature": self.temperature}
 
     def generate_inner(self, request: Request) -> Response:

@@ -1,0 +1,49 @@
+"""The base adapter validates requests (typed errors naming the entry and field) and times every call."""
+
+import numpy as np
+import pytest
+
+from evqa.baselines.base import BaselineModel, Request, Response
+from evqa.errors import InputError
+
+
+class Echo(BaselineModel):
+    name = "echo"
+
+    def generate_inner(self, request):
+        return Response(
+            text=f"{len(request.frames)} frames: {request.prompt}", usage={"completion_tokens": 3}
+        )
+
+
+FRAMES = np.zeros((2, 8, 8, 3), dtype=np.uint8)
+
+
+def test_generate_validates_and_times():
+    response = Echo().generate(Request("e1", "Which?", FRAMES, np.array([0.0, 1.0])))
+    assert response.text == "2 frames: Which?" and response.meta["latency_s"] >= 0
+    batch = Echo().generate_batch([Request("e1", "a", FRAMES, np.array([0.0, 1.0]))] * 3)
+    assert [r.meta["batch_size"] for r in batch] == [3, 3, 3]
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (Request("e7", "  ", FRAMES, np.array([0.0, 1.0])), "entry e7: field 'prompt': the prompt is empty"),
+        (Request("e7", "q"), "entry e7: field 'frames': this model needs sampled frames"),
+        (Request("e7", "q", FRAMES.astype(np.float32), np.array([0.0, 1.0])), "frames must be uint8"),
+        (Request("e7", "q", FRAMES, np.array([0.0])), "field 'timestamps': every frame needs a timestamp"),
+        (Request("e7", "q", FRAMES, np.array([1.0, 0.5])), "timestamps must not decrease"),
+    ],
+)
+def test_bad_requests_are_typed_errors(request_, message):
+    with pytest.raises(InputError, match=message):
+        Echo().generate(request_)
+
+
+def test_video_models_need_the_file():
+    class VideoOnly(Echo):
+        needs_frames, needs_video = False, True
+
+    with pytest.raises(InputError, match="field 'video_path': this model needs the video file"):
+        VideoOnly().generate(Request("e1", "q"))
