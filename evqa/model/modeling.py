@@ -80,6 +80,14 @@ def _ref_prompts(ref_boxes, ref_times) -> torch.Tensor | None:
 class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
     config_class = EvqaConfig
     config: EvqaConfig
+    # SAM2 tracking and the heads run as units: `device_map="auto"` must not split them across devices
+    _no_split_modules = [
+        *Qwen2_5_VLForConditionalGeneration._no_split_modules,
+        "Sam2VideoModel",
+        "SegHead",
+        "RefEncoder",
+        "MemProjector",
+    ]
 
     def __init__(self, config: EvqaConfig):
         super().__init__(config)
