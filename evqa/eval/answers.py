@@ -35,26 +35,8 @@ _OPTION_MARKER = re.compile(r"\b(?:option|choice)\s*[:#]?\s*" + _LETTER, re.IGNO
 _LEADING = re.compile(r"^\s*[\(\[\*]*\s*([A-Fa-f])\s*(?:[\)\]\.:,]|\*\*|$)")
 _STANDALONE = re.compile(r"(?<![A-Za-z0-9'’_\-])([A-F])(?![A-Za-z0-9'’_\-])")
 # "A is correct" names option A; "A dog" is an article. Words that make a following "A" a letter:
-_LETTER_VERBS = frozenset(
-    [
-        "is",
-        "was",
-        "seems",
-        "appears",
-        "and",
-        "or",
-        "would",
-        "could",
-        "might",
-        "must",
-        "should",
-        "matches",
-        "fits",
-        "describes",
-        "best",
-        "because",
-    ]
-)
+_LETTER_VERBS = frozenset({"is", "was", "seems", "appears", "and", "or", "would", "could", "might", "must",
+                           "should", "matches", "fits", "describes", "best", "because"})  # fmt: skip
 _FENCED_JSON = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 
 
