@@ -69,3 +69,15 @@ def test_pred_mask_dir_default_follows_mask_mode():
     res = _run("evqa", mask_mode="seperate")
     assert res["mask_metrics"]["pred_mask_dir"].endswith("predictions/seperate")
     assert res["mask_metrics"]["J"] < _run("evqa")["mask_metrics"]["J"]  # nothing there: all empty
+
+
+def test_jsonl_predictions_score_like_json(tmp_path):
+    records = json.loads((SAMPLE / "predictions.json").read_text())
+    jsonl = tmp_path / "predictions.jsonl"
+    jsonl.write_text("".join(json.dumps({"entry_id": k, **v}) + "\n" for k, v in records.items()))
+    for protocol in ("evqa", "upstream"):
+        from_jsonl = evaluate_gen(SAMPLE / "st_evidence_gen.csv", jsonl, protocol=protocol, progress=False)
+        from_json = evaluate_gen(SAMPLE / "st_evidence_gen.csv", SAMPLE / "predictions.json", protocol=protocol,
+                                 progress=False)  # fmt: skip
+        for key in ("qa_metrics", "temporal_metrics", "format_errors", "skipped"):
+            assert from_jsonl[key] == from_json[key]
