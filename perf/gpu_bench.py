@@ -33,6 +33,7 @@ import resource
 import sys
 import tempfile
 import time
+import traceback
 from collections import defaultdict
 from pathlib import Path
 
@@ -181,15 +182,26 @@ def align_token_ids(model, processor) -> dict:
     return changed
 
 
-def make_video(path: Path, seconds: float, fps: float, size: tuple[int, int]) -> Path | np.ndarray:
-    """A synthetic H.264 video at `path` (PyAV), or the frames uint8 [N, H, W, 3] when PyAV is missing."""
+def make_video(
+    path: Path, seconds: float, fps: float, size: tuple[int, int]
+) -> tuple[Path | np.ndarray, str]:
+    """A synthetic video of `seconds` at `fps` -> (video, codec): an H.264 file (PyAV), an MPEG-4 part 2 file
+    (OpenCV, when PyAV is missing), or the frames uint8 [N, H, W, 3] themselves when neither is installed."""
     frames = synthetic_frames(int(round(seconds * fps)), size, seed=123)
-    if importlib.util.find_spec("av") is None:
-        return frames
-    from evqa.data.video import write_video
+    if importlib.util.find_spec("av") is not None:
+        from evqa.data.video import write_video
 
-    write_video(path, frames, fps, crf=23)
-    return path
+        write_video(path, frames, fps, crf=23)
+        return path, "h264"
+    if importlib.util.find_spec("cv2") is not None:
+        import cv2
+
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (size[1], size[0]))
+        for rgb in frames:
+            writer.write(np.ascontiguousarray(rgb[..., ::-1]))
+        writer.release()
+        return path, "mp4v"
+    return frames, "memory"
 
 
 # ------------------------------------------------------------------------------------------ model FLOPs
@@ -316,6 +328,10 @@ def train_row(model, processor, samples: list, spec: dict, opts, device, peak_tf
             "loss": losses[-1]}  # fmt: skip
 
 
+def _first_line(err: Exception) -> str:
+    return f"{type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
+
+
 def _without_masks(example: dict) -> dict:
     return {k: v for k, v in example.items() if k not in ("mask_targets", "mask_valid")}
 
@@ -355,8 +371,10 @@ def training_bench(opts, device, dtype, peak_tflops: float) -> list[dict]:
         model.get_base_model().set_attn_implementation(spec["attn"])
         try:
             rows.append(train_row(model, processor, samples, spec, opts, device, peak_tflops))
-        except torch.OutOfMemoryError as err:
-            rows.append({**spec, "error": f"out of memory: {str(err).splitlines()[0]}"})
+        except Exception as err:  # e.g. out of memory at the largest batch: record it, measure the rest
+            rows.append({**spec, "error": _first_line(err)})
+            model.zero_grad(set_to_none=True)
+            reset_memory(device)
     del model
     reset_memory(device)
     return rows
@@ -409,12 +427,14 @@ def inference_bench(opts, device, dtype, work_dir: Path) -> dict:
     model.generation_config.sequence_bias = {(processor.token_ids["seg"],): 100.0}
     predictor = EvqaPredictor(model, processor, fps=opts.llm_fps, max_new_tokens=opts.max_new_tokens,
                               progress=False)  # fmt: skip
-    video = make_video(work_dir / "bench.mp4", opts.video_seconds, opts.video_fps, tuple(opts.frame_size))
+    video, codec = make_video(
+        work_dir / "bench.mp4", opts.video_seconds, opts.video_fps, tuple(opts.frame_size)
+    )
     video_fps = None if isinstance(video, Path) else opts.video_fps
     question = "What is the moving object in this video?"
     items = [(video, f"{question} (question {i + 1})", CANDIDATES) for i in range(opts.questions)]
     results = {"video": {"seconds": opts.video_seconds, "fps": opts.video_fps, "size": opts.frame_size,
-                         "source": "file" if video_fps is None else "memory"}}  # fmt: skip
+                         "codec": codec}}  # fmt: skip
     steps = [("warmup", items[:1], video), ("single", items[:1], video), ("batched", items, video)]
     if opts.compare and video_fps is None:
         frames = synthetic_frames(
@@ -425,8 +445,9 @@ def inference_bench(opts, device, dtype, work_dir: Path) -> dict:
         fps = opts.video_fps if isinstance(source, np.ndarray) else None
         try:
             results[name] = timed_predict(predictor, batch, fps, device)
-        except torch.OutOfMemoryError as err:
-            results[name] = {"error": f"out of memory: {str(err).splitlines()[0]}"}
+        except Exception as err:  # one failed run must not lose the others
+            results[name] = {"error": _first_line(err)}
+            reset_memory(device)
     results.pop("warmup", None)
     del predictor, model
     reset_memory(device)
@@ -511,6 +532,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also measure checkpointing off, no mask targets, frames in memory")  # fmt: skip
     parser.add_argument("--skip", nargs="*", default=[], choices=["training", "inference"])
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    parser.add_argument(
+        "--flops-only",
+        action="store_true",
+        help="print model FLOPs per training step (model on the meta device), run nothing",
+    )
+    parser.add_argument("--peak-tflops", type=float, default=989.0,
+                        help="--flops-only divisor (default: H100 SXM dense bf16 datasheet rate)")  # fmt: skip
     parser.add_argument("--out", default=None, help="write the raw numbers here as JSON")
     return parser
 
@@ -525,37 +553,83 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return opts
 
 
-def main(argv: list[str] | None = None) -> int:
-    opts = parse_args(argv)
-    device = torch.device(opts.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if opts.threads:
-        torch.set_num_threads(opts.threads)
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    results = {"environment": environment(device), "config": vars(opts).copy()}
-    size = opts.matmul_size or (8192 if device.type == "cuda" else 1024)
-    results["peak"] = matmul_peak(device, dtype, size)
-    results["attention"] = {k: v or "measured" for k, v in attention_kernels(device).items()}
+def flops_only(opts) -> dict:
+    """Model FLOPs per training step with nothing run: the LoRA model is built on the meta device (no memory),
+    and the floor step time is FLOPs / `opts.peak_tflops`."""
+    model, processor = build_model(opts.preset, opts.sam2, torch_dtype=torch.bfloat16, device="meta")
+    align_token_ids(model, processor)
+    base = apply_lora(model, r=128, alpha=256, dropout=0.1).get_base_model()
+    count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
+    params = {"total": count(base), "llm": count(base.model.language_model), "vision": count(base.model.visual),
+              "sam2": count(base.sam2), "trainable": sum(p.numel() for p in base.parameters() if p.requires_grad)}  # fmt: skip
+    samples = [
+        training_sample(processor, i, opts.frames, tuple(opts.frame_size))
+        for i in range(max(opts.batch_sizes))
+    ]
+    rows = []
+    for size in opts.batch_sizes:
+        batch = processor.collate(samples[:size])
+        flops = model_flops(base, batch)
+        rows.append({"batch_size": size, "tokens": int(batch["attention_mask"].sum()),
+                     "patches": int(batch["pixel_values_videos"].shape[0]), "flops_by_part": flops,
+                     "floor_step_s": flops["total"] / (opts.peak_tflops * 1e12)})  # fmt: skip
+    return {"peak_tflops": opts.peak_tflops, "parameters": params, "rows": rows}
+
+
+def format_flops(table: dict) -> str:
+    """The --flops-only table as text."""
+    params = ", ".join(f"{k} {v / 1e9:.3g}B" for k, v in table["parameters"].items())
+    lines = [f"parameters: {params}", f"{'bs':>3}{'tokens':>8}{'patches':>9}{'LLM TF':>9}{'vision TF':>11}"
+             f"{'SAM2 TF':>9}{'total TF':>10}{'floor s @ ' + format(table['peak_tflops'], 'g'):>16}"]  # fmt: skip
+    for row in table["rows"]:
+        f = {k: v / 1e12 for k, v in row["flops_by_part"].items()}
+        lines.append(f"{row['batch_size']:>3}{row['tokens']:>8}{row['patches']:>9}{f['llm']:>9.1f}{f['vision']:>11.1f}"
+                     f"{f['sam2']:>9.1f}{f['total']:>10.1f}{row['floor_step_s']:>16.3f}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def run_stages(opts, device: torch.device, dtype: torch.dtype, results: dict) -> bool:
+    """Training then inference into `results`; a stage that raises is recorded; True if anything failed."""
     failed = False
     with tempfile.TemporaryDirectory() as work_dir:
-        for stage, run in (("training", lambda: training_bench(opts, device, dtype, results["peak"]["tflops"])),
-                           ("inference", lambda: inference_bench(opts, device, dtype, Path(work_dir)))):  # fmt: skip
+        stages = {"training": lambda: training_bench(opts, device, dtype, results["peak"]["tflops"]),
+                  "inference": lambda: inference_bench(opts, device, dtype, Path(work_dir))}  # fmt: skip
+        for stage, run in stages.items():
             if stage in opts.skip:
                 continue
             try:
                 results[stage] = run()
             except Exception as err:  # one stage failing must not lose the others' numbers
-                results[stage + "_error"] = f"{type(err).__name__}: {err}"
+                results[stage + "_error"] = _first_line(err)
                 failed = True
-                import traceback
-
                 traceback.print_exc()
+    failed = failed or any("error" in row for row in results.get("training", []))
+    return failed or any("error" in run for run in results.get("inference", {}).values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(argv)
+    if opts.flops_only:
+        table = flops_only(opts)
+        print(format_flops(table))
+        if opts.out:
+            write_json_atomic(opts.out, {"config": vars(opts).copy(), "flops": table})
+        return 0
+    device = torch.device(opts.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    results = {"environment": environment(device), "config": vars(opts).copy()}
+    results["peak"] = matmul_peak(
+        device, dtype, opts.matmul_size or (8192 if device.type == "cuda" else 1024)
+    )
+    results["attention"] = {k: v or "measured" for k, v in attention_kernels(device).items()}
+    failed = run_stages(opts, device, dtype, results)
     best = best_training(results.get("training", []))
     results["best_training"] = best and {k: best[k] for k in ("attn", "batch_size", "mfu", "samples_per_s")}
     print(format_report(results))
     if opts.out:
         write_json_atomic(opts.out, results)
-    failed = failed or any("error" in row for row in results.get("training", []))
-    failed = failed or any("error" in run for run in results.get("inference", {}).values())
     return 1 if failed else 0
 
 

@@ -71,7 +71,7 @@ def test_smoke_training_rows_have_positive_numbers(smoke):
 def test_smoke_inference_stages_cover_the_latency(smoke):
     results, stdout = smoke
     inference = results["inference"]
-    assert inference["video"] == {"seconds": 2.0, "fps": 6.0, "size": [48, 64], "source": "file"}
+    assert inference["video"] == {"seconds": 2.0, "fps": 6.0, "size": [48, 64], "codec": "h264"}
     for name, questions in (("single", 1), ("batched", 2), ("single_frames_in_memory", 1)):
         run = inference[name]
         assert run["questions"] == questions and run["segmented"] == questions
@@ -141,3 +141,31 @@ def test_stage_clock_times_hooks_and_wrapped_methods():
     module(torch.zeros(1))
     module.work(0.01)
     assert clock.totals == before and "work" not in vars(module)  # hooks and wrapper removed
+
+
+def test_flops_only_builds_on_meta_and_scales_with_batch(tmp_path, capsys):
+    out = tmp_path / "flops.json"
+    argv = ["--flops-only", "--preset", "tiny", "--batch-sizes", "1", "2", "--frame-size", "48", "64"]
+    assert bench.main([*argv, "--peak-tflops", "2", "--out", str(out)]) == 0
+    table = json.loads(out.read_text())["flops"]
+    one, two = (row["flops_by_part"] for row in table["rows"])
+    assert two["sam2"] == pytest.approx(2 * one["sam2"]) and two["vision"] == pytest.approx(2 * one["vision"])
+    assert one["llm"] < two["llm"] < 2.2 * one["llm"]  # the second question is a little longer
+    assert table["rows"][0]["floor_step_s"] == pytest.approx(one["total"] / 2e12)
+    assert 0 < table["parameters"]["trainable"] < table["parameters"]["total"]
+    assert "floor s @ 2" in capsys.readouterr().out
+
+
+def test_make_video_falls_back_to_opencv(tmp_path, monkeypatch):
+    from evqa.data.video import read_frames, video_info
+
+    h264, codec = bench.make_video(tmp_path / "a.mp4", 2.0, 6.0, (48, 64))
+    assert codec == "h264" and video_info(h264).num_frames == 12
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "av" else find_spec(name, *a)
+    )
+    mp4v, codec = bench.make_video(tmp_path / "b.mp4", 2.0, 6.0, (48, 64))
+    monkeypatch.undo()
+    assert codec == "mp4v" and video_info(mp4v).fps == 6.0
+    assert read_frames(mp4v, np.arange(12), backend="opencv").shape == (12, 48, 64, 3)
