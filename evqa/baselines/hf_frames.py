@@ -11,8 +11,6 @@ torchvision, which CPU-only machines may lack. Remote-code checkpoints (`trust_r
 from __future__ import annotations
 
 import inspect
-import json
-from pathlib import Path
 from typing import Any
 
 from evqa import prompts
@@ -209,11 +207,3 @@ class HfFramesModel(BaselineModel):
             )
             for text, p, row in zip(replies, prompt_tokens, new, strict=True)
         ]
-
-
-def checkpoint_model_type(path: str) -> str | None:
-    """model_type of a local checkpoint folder (None for hub ids not on disk)."""
-    config = Path(path) / "config.json"
-    if not config.is_file():
-        return None
-    return json.loads(config.read_text()).get("model_type")

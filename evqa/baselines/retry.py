@@ -110,9 +110,9 @@ def call_with_retry(
         try:
             return fn(remaining), attempt
         except RetryableApiError as err:
-            if err.status == 429 and gate is not None and err.retry_after:
-                gate.pause(err.retry_after)
             delay = policy.backoff(attempt, err.retry_after, rng)
+            if err.status == 429 and gate is not None:
+                gate.pause(delay)  # the whole pool slows down, not just this worker
             if attempt >= policy.max_retries:
                 raise ApiError(f"gave up after {attempt + 1} attempts: {err}", status=err.status) from None
             if deadline is not None and clock() + delay >= deadline:

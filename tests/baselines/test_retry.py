@@ -100,3 +100,19 @@ def test_rate_gate_pauses_other_workers_after_a_429():
 )
 def test_parse_retry_after(value, expected):
     assert parse_retry_after(value) == expected
+
+
+def test_a_429_without_retry_after_still_pauses_the_pool():
+    clock = FakeClock()
+    gate = RateGate(clock=clock, sleep=clock.sleep)
+    policy = RetryPolicy(base_delay=2.0, timeout=None)
+    call_with_retry(
+        failing([RetryableApiError("limited", status=429)]),
+        policy,
+        gate=gate,
+        sleep=lambda s: None,
+        clock=clock,
+        rng=random.Random(3),
+    )
+    expected = random.Random(3).uniform(0.0, 2.0)
+    assert gate._open_at == pytest.approx(expected)  # other workers wait as long as this one backs off
