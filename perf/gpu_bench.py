@@ -15,12 +15,12 @@ Weights are random (`build_model` without `pretrained`): speed does not depend o
 - compare (`--compare`, on by default): the same measurements with one factor changed — activation
   checkpointing off, no mask targets (the SAM2 share of a step), frames in memory (decode cost).
 
-Model FLOPs per training step (forward + backward = 3x forward for everything that gets gradients):
-    LLM     6 * N_llm * tokens + 6 * layers * hidden * sum_i len_i^2 / 2... (causal attention, see llm_flops)
-    vision  6 * (N_blocks * patches + N_merger * patches / merge^2) + window/full attention
-    SAM2    2 * sum_blocks N_block * tokens_of_its_stage (frozen image encoder, forward only)
-            + 6 * N_trainable * (S/16)^2 + memory-attention cross/self attention, per frame
-Gradient-checkpointing recomputation is not counted (MFU, not hardware utilisation).
+Model FLOPs per training step (forward + backward = 3x forward for everything that gets gradients; the
+frozen SAM2 image encoder runs forward only; checkpointing's recomputation is not counted, so this is MFU):
+    LLM     6 * N_llm * tokens + 6 * layers * (heads * head_dim) * sum(len^2) / 2       (causal attention)
+    vision  6 * (N_blocks * patches + N_merger * patches / 4) + window / full-frame attention
+    SAM2    T * 2 * sum_b N_b * (S/4/2^stage_b)^2 + T * 6 * N_trained * (S/16)^2 + memory attention
+(`llm_flops`, `vision_flops`, `sam2_flops`; checked against torch's FLOP counter in the tests).
 """
 
 from __future__ import annotations
@@ -544,8 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command line, with --smoke's tiny settings applied (explicit options given after it still win
-    only for --out, --skip and --compare)."""
+    """Command line; --smoke replaces the options named in `SMOKE` (model, device, sizes, steps, threads)."""
     opts = build_parser().parse_args(argv)
     if opts.smoke:
         for key, value in SMOKE.items():
