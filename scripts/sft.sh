@@ -12,7 +12,7 @@
 #
 # Environment: NUM_GPUS (GPUs per node; default: all visible, 0 = CPU), NNODES (1), NODE_RANK (0),
 # MASTER_ADDR (127.0.0.1), MASTER_PORT (29500), ZERO (DeepSpeed config scripts/zero$ZERO.json, default 2;
-# e.g. ZERO=3_offload), RUN_NAME (default: the experiment file's name).
+# e.g. ZERO=3_offload), RUN_NAME (default: the experiment file's name), DRY_RUN=1 (print the command only).
 # Run directory: work_dirs/<model_size>/<run_name>/ (checkpoints, trainer_state.json, final model).
 set -euo pipefail
 
@@ -59,12 +59,18 @@ MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 MASTER_PORT=${MASTER_PORT:-29500}
 ZERO=${ZERO:-2}
 
+if [[ "$NUM_GPUS" == 0 ]]; then
+  CMD=(evqa train "${ARGS[@]}" "$@")
+else
+  CMD=(torchrun --nnodes "$NNODES" --node_rank "$NODE_RANK" --nproc_per_node "$NUM_GPUS"
+       --master_addr "$MASTER_ADDR" --master_port "$MASTER_PORT"
+       -m evqa.cli.main train "${ARGS[@]}" "training.deepspeed=scripts/zero${ZERO}.json" "$@")
+fi
+if [[ -n "${DRY_RUN:-}" ]]; then   # print the command instead of running it
+  printf '%q ' "${CMD[@]}"; echo; exit 0
+fi
+
 mkdir -p "$OUTPUT_DIR"
 echo "experiment $CONFIG -> $OUTPUT_DIR (resume: ${RESUME:-auto}; GPUs/node: $NUM_GPUS; nodes: $NNODES)"
 
-if [[ "$NUM_GPUS" == 0 ]]; then
-  exec evqa train "${ARGS[@]}" "$@"
-fi
-exec torchrun --nnodes "$NNODES" --node_rank "$NODE_RANK" --nproc_per_node "$NUM_GPUS" \
-  --master_addr "$MASTER_ADDR" --master_port "$MASTER_PORT" \
-  -m evqa.cli.main train "${ARGS[@]}" "training.deepspeed=scripts/zero${ZERO}.json" "$@"
+exec "${CMD[@]}"

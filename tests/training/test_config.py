@@ -1,0 +1,92 @@
+"""Every shipped experiment YAML loads; overrides and bad configs give clear errors; sft.sh maps its arguments."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from evqa.errors import ConfigError
+from evqa.training.config import parse_config
+from evqa.training.sources import SOURCE_TYPES
+
+ROOT = Path(__file__).parents[2]
+CONFIGS = sorted((ROOT / "train").glob("*.yaml"))
+
+
+def test_there_is_a_config_per_experiment():
+    names = {p.name for p in CONFIGS}
+    for size in ("3b", "7b"):
+        for sam2 in ("base", "large"):
+            assert f"evqa_{size}-{sam2}_mix_sft.yaml" in names
+    assert "evqa_tiny_synth_sft.yaml" in names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_config_loads_with_launch_command_in_header(path):
+    model, data, training = parse_config(path)
+    header = [line for line in path.read_text().splitlines() if line.startswith("#")]
+    assert any("sft.sh" in line or "evqa train" in line for line in header)
+    assert data.num_frames == 8 and data.sources
+    assert all(spec["type"] in SOURCE_TYPES for spec in data.sources)
+    assert training.lr_scheduler_type.value == "cosine" and training.max_grad_norm == 1.0
+    assert training.warmup_steps == 0.03
+    if model.preset != "tiny":
+        assert (model.lora, model.lora_r, model.lora_alpha, model.lora_dropout) == (True, 128, 256, 0.1)
+        assert (training.learning_rate, training.head_lr, training.sam2_lr) == (2e-5, 2e-5, 5e-6)
+        assert training.output_dir == f"work_dirs/{model.preset}/{path.stem}"
+        assert {s["type"] for s in data.sources} == set(SOURCE_TYPES)  # the full mixture
+
+
+def test_overrides_are_parsed_as_yaml():
+    model, data, training = parse_config(
+        CONFIGS[0], ["training.max_steps=7", "model.sam2=large", "data.num_frames=4", "training.bf16=false"]
+    )
+    assert (training.max_steps, model.sam2, data.num_frames, training.bf16) == (7, "large", 4, False)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.max_stepz=3", "unknown key(s) ['max_stepz'] in section 'training'"),
+        ("optim.lr=3", "must look like section.key=value"),
+        ("max_steps", "must look like section.key=value"),
+    ],
+)
+def test_bad_overrides_name_the_key(override, message):
+    with pytest.raises(
+        ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+    ):
+        parse_config(CONFIGS[0], [override])
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        parse_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {preset: tiny}\noptimizer: {lr: 1}\n")
+    with pytest.raises(ConfigError, match=r"unknown section\(s\) \['optimizer'\]"):
+        parse_config(bad)
+
+
+def _sft(*args, gpus="0"):
+    env = {**os.environ, "DRY_RUN": "1", "NUM_GPUS": gpus}
+    return subprocess.run(
+        ["bash", "scripts/sft.sh", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_sft_sh_honours_the_resume_argument(tmp_path):
+    auto = _sft("tiny", "tiny").stdout
+    assert "train/evqa_tiny_synth_sft.yaml" in auto and "training.resume=auto" in auto
+    assert "training.output_dir=work_dirs/tiny/evqa_tiny_synth_sft" in auto and "model.sam2" not in auto
+    assert "training.resume=scratch" in _sft("7b", "large", "--from_scratch").stdout
+    ckpt = tmp_path / "checkpoint-500"
+    ckpt.mkdir()
+    dist = _sft("3b", "base", str(ckpt), "training.max_steps=9", gpus="8").stdout
+    assert dist.startswith("torchrun") and "--nproc_per_node 8" in dist
+    assert f"training.resume={ckpt}" in dist and "training.deepspeed=scripts/zero2.json" in dist
+    assert "training.max_steps=9" in dist and "model.sam2=base" in dist
+    missing = _sft("3b", "base", str(tmp_path / "missing"))
+    assert missing.returncode == 2 and "checkpoint folder not found" in missing.stderr
+    assert _sft("13b").returncode == 2
