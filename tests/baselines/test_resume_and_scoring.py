@@ -150,6 +150,13 @@ def test_two_shards_and_merge_equal_a_single_run(synth_env, openai_server, tmp_p
 
     assert list(strip(sharded)) == list(strip(single))
     assert strip(sharded) == strip(single)
+    files = {
+        "data_file": synth_env.mcq_csv,
+        "distractors_file": synth_env.temp_options,
+        "mask_file": synth_env.mask_options,
+    }
+    merged_scores, single_scores = evaluate_mcq(str(sharded), **files), evaluate_mcq(str(single), **files)
+    assert merged_scores == single_scores and merged_scores["missing_predictions"] == []
     assert sorted(p.name for p in tmp_path.glob("sharded*.jsonl")) == [
         "sharded.shard-0-of-2.jsonl",
         "sharded.shard-1-of-2.jsonl",
