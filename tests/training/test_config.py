@@ -27,7 +27,7 @@ def test_shipped_config_loads_with_launch_command_in_header(path):
     model, data, training = parse_config(path)
     header = [line for line in path.read_text().splitlines() if line.startswith("#")]
     assert any("sft.sh" in line or "evqa train" in line for line in header)
-    assert data.num_frames == 8 and data.sources
+    assert data.num_frames == (4 if model.preset == "tiny" else 8) and data.sources
     assert all(spec["type"] in SOURCE_TYPES for spec in data.sources)
     assert training.lr_scheduler_type.value == "cosine" and training.max_grad_norm == 1.0
     assert training.warmup_steps == 0.03
