@@ -57,7 +57,9 @@ def test_smoke_training_rows_have_positive_numbers(smoke):
     for row in rows:
         assert "error" not in row
         assert all(row[key] > 0 for key in TRAIN_KEYS), row
-        assert 0 < row["mfu"] < 1 and np.isfinite(row["loss"])
+        peak = results["peak"]["tflops"] * 1e12
+        assert row["mfu"] == pytest.approx(row["model_tflops_per_step"] * 1e12 / row["step_s"] / peak)
+        assert row["mfu"] > 0 and np.isfinite(row["loss"])
         assert row["samples_per_s"] == pytest.approx(row["batch_size"] / row["step_s"])
         assert row["tokens_per_s"] == pytest.approx(row["tokens"] / row["step_s"])
         parts = row["flops_by_part"]
