@@ -58,13 +58,15 @@ def attention_implementation(device: str | torch.device | None = None) -> dict[s
 
 def sam2_config(name: str, image_size: int = 1024) -> Sam2VideoConfig:
     """SAM2.1 video config `tiny` / `base` / `large` at `image_size` (1024 for released weights), or the
-    4-stage micro Hiera of the tiny preset (`micro`, 64-channel neck, 1 memory-attention layer)."""
+    4-stage micro Hiera of the tiny preset (`micro`, 64-channel neck, 1 memory-attention layer, no
+    dropout: the tiny model must fit the synthetic task in minutes, not generalise)."""
     side = image_size
     sizes = [[side // 4, side // 4], [side // 8, side // 8], [side // 16, side // 16]]
     if name == "micro":
         dims, blocks, heads, glob, windows, bkg = 16, [1, 1, 2, 1], [1, 1, 2, 2], [3], [8, 4, 4, 4], [7, 7]
         neck, extra = 64, dict(memory_attention_num_layers=1, memory_attention_feed_forward_hidden_size=128,
-                               memory_fuser_intermediate_dim=128, memory_fuser_num_layers=1)  # fmt: skip
+                               memory_fuser_intermediate_dim=128, memory_fuser_num_layers=1,
+                               memory_attention_dropout=0.0, memory_attention_rope_dropout=0.0)  # fmt: skip
         decoder = dict(mlp_dim=128, num_attention_heads=2, iou_head_hidden_dim=neck)
     elif name in SAM2_PRESETS:
         dims, blocks, heads, glob, windows, bkg = SAM2_PRESETS[name]
