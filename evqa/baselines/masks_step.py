@@ -127,10 +127,23 @@ def step1_items(pred_file: str, video_dir: Path, gen_entries) -> list[tuple[str,
     return items
 
 
+def mask_writer(segmenter: ReferringSegmenter, out_dir: Path, mode: str, every: int):
+    """The runner's per-entry function: segment, keep every `every`-th frame, write `<out_dir>/<entry_id>.json`."""
+    from evqa.data.masks import write_rle_json
+
+    def process(item: dict[str, Any]) -> dict[str, Any]:
+        masks, fps = segmenter.segment(item["video"], item["expressions"], mode=mode, start_s=item["start_s"])
+        kept = {i: masks[i] for i in range(0, len(masks), every)}
+        path = out_dir / f"{item['entry_id']}.json"
+        write_rle_json(path, item["entry_id"], kept, size=masks.shape[1:], fps=fps)
+        return {"mask_path": str(path), "error": None, "meta": {"frames": len(kept), "mode": mode}}
+
+    return process
+
+
 def run_masks_step(args: argparse.Namespace) -> RunSummary | None:
     """`evqa infer --task masks PRED_FILE --model CKPT [--mode concat|separate] [--every_n_frames N]`."""
     from evqa.baselines.benchmarks import resolve_gen_data
-    from evqa.data.masks import write_rle_json
     from evqa.data.st_evidence import load_gen_benchmark
 
     if not args.pred_file:
@@ -147,22 +160,13 @@ def run_masks_step(args: argparse.Namespace) -> RunSummary | None:
                 f"{entry_id}: {item['expressions']} from {item['start_s']:.1f} s -> {out_dir / entry_id}.json"
             )
         return None
+    from evqa.baselines.registry import DEFAULT_MODEL_IDS
+
+    model = args.model or DEFAULT_MODEL_IDS[args.adapter or "ours"]
     segmenter = ReferringSegmenter(
-        args.model,
-        device=args.device,
-        dtype=args.dtype,
-        fps=args.fps or 1.0,
-        max_frames=args.max_frames or 64,
+        model, device=args.device, dtype=args.dtype, fps=args.fps or 1.0, max_frames=args.max_frames or 64
     )
-    every = max(1, args.every_n_frames)
-
-    def process(item: dict[str, Any]) -> dict[str, Any]:
-        masks, fps = segmenter.segment(item["video"], item["expressions"], mode=mode, start_s=item["start_s"])
-        kept = {i: masks[i] for i in range(0, len(masks), every)}
-        path = out_dir / f"{item['entry_id']}.json"
-        write_rle_json(path, item["entry_id"], kept, size=masks.shape[1:], fps=fps)
-        return {"mask_path": str(path), "error": None, "meta": {"frames": len(kept), "mode": mode}}
-
+    process = mask_writer(segmenter, out_dir, mode, max(1, args.every_n_frames))
     shard_index, num_shards = resolve_shard(args.num_shards, args.shard_index)
     log.info("segmenting %d entries' referring expressions -> %s", len(items), out_dir)
     status = out_dir.with_name(f"{out_dir.name}_status.json")  # beside the mask folder, not in it

@@ -46,6 +46,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--mode", default=None, help="gen: single-turn | multi-turn; masks: concat | separate (seperate)"
     )
+    for add in (_add_data_arguments, _add_output_arguments, _add_frame_arguments, _add_execution_arguments):
+        add(p)
+    return p
+
+
+def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     data = p.add_argument_group("data (default: the synthetic benchmark)")
     data.add_argument("--gt_file", "--gt-file", "--data", dest="gt_file", help="generative benchmark CSV")
     data.add_argument(
@@ -56,6 +62,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "--distractors_file", "--distractors-file", dest="distractors_file", help="MCQ temp_options.json"
     )
     data.add_argument("--mask_file", "--mask-file", dest="mask_file", help="MCQ mask_options.json")
+
+
+def _add_output_arguments(p: argparse.ArgumentParser) -> None:
     out = p.add_argument_group("output")
     out.add_argument(
         "--output", "--output_file", "--output-file", "--out", dest="output", help="prediction JSON path"
@@ -66,6 +75,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     out.add_argument(
         "--merge", action="store_true", help="merge the shard JSONLs of --output into the final JSON"
     )
+
+
+def _add_frame_arguments(p: argparse.ArgumentParser) -> None:
     sampling = p.add_argument_group("frames")
     sampling.add_argument(
         "--fps", type=float, default=None, help="frames per second sent to the model (default 1)"
@@ -87,6 +99,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         default=1,
         help="--task masks: keep masks of every n-th frame of the 6-fps timeline",
     )
+
+
+def _add_execution_arguments(p: argparse.ArgumentParser) -> None:
     run = p.add_argument_group("execution")
     run.add_argument(
         "--concurrency", type=int, default=None, help="API requests in flight (default per model)"
@@ -123,7 +138,6 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     run.add_argument(
         "--skip_viz", "--skip-viz", action="store_true", help="accepted for upstream compatibility"
     )
-    return p
 
 
 def run(args: argparse.Namespace) -> int:
