@@ -95,7 +95,7 @@ def test_sigkill_then_rerun_completes_without_rerunning_or_losing(synth, tmp_pat
         "--no-progress",
     ]
     entries = load_gen_benchmark(synth.gen_csv)
-    with FakeOpenAI(latency=0.4) as server:
+    with FakeOpenAI(latency=0.6) as server:
         proc = subprocess.Popen(
             cmd, env=_env(server, synth), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
