@@ -30,6 +30,7 @@ from transformers import (
 )
 from transformers.utils import ModelOutput
 
+from evqa.errors import InputError
 from evqa.model.configuration import EvqaConfig
 from evqa.model.heads import MemProjector, RefEncoder, SegHead
 from evqa.model.losses import mask_loss_terms
@@ -100,13 +101,15 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
         self.post_init()
 
     # ----- LLM inputs -----
-    def _scatter(self, embeds: torch.Tensor, input_ids: torch.Tensor, token_id: int, values, name: str):
+    def _scatter(self, embeds, input_ids, token_id: int, values, name: str, field: str) -> torch.Tensor:
         positions = input_ids == token_id
         count = int(positions.sum())
         if values is None or count == 0:
             return embeds  # decoding steps after the prompt hold no such token
         if count != values.shape[0]:
-            raise ValueError(f"{count} {name} tokens in input_ids but {values.shape[0]} {name} inputs")
+            raise InputError(
+                f"{count} {name} tokens in input_ids but {values.shape[0]} {name} inputs", field=field
+            )
         return embeds.masked_scatter(positions[..., None], values.to(embeds.dtype))
 
     def embed_inputs(self, input_ids, ref_prompts=None, mem_features=None) -> torch.Tensor:
@@ -117,8 +120,8 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
         embeds = self.get_input_embeddings()(input_ids)
         refs = None if ref_prompts is None else self.ref_encoder(ref_prompts)
         mems = None if mem_features is None else self.mem_proj(mem_features)
-        embeds = self._scatter(embeds, input_ids, self.config.ref_token_id, refs, "<|ref|>")
-        return self._scatter(embeds, input_ids, self.config.mem_token_id, mems, "<|mem|>")
+        embeds = self._scatter(embeds, input_ids, self.config.ref_token_id, refs, "<|ref|>", "ref_boxes")
+        return self._scatter(embeds, input_ids, self.config.mem_token_id, mems, "<|mem|>", "mem_features")
 
     def object_features(self, sam2_pixel_values: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """Mask-pooled SAM2 features of one object: frames [T,3,S,S], masks [T,H,W] -> [C_sam2]."""

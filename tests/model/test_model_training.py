@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from evqa.errors import InputError
 from evqa.model import apply_lora, parameter_groups
 from evqa.prompts import MEM_TOKEN, REF_TOKEN
 from tests.model.conftest import synthetic_clip, training_batch
@@ -113,5 +114,5 @@ def test_ref_count_mismatch_is_an_error(tiny):
     )
     batch["ref_boxes"] = [batch["ref_boxes"][0], batch["ref_boxes"][1][:0]]
     batch["ref_times"] = [batch["ref_times"][0], batch["ref_times"][1][:0]]
-    with pytest.raises(ValueError, match="2 <\\|ref\\|> tokens in input_ids but 1"):
+    with pytest.raises(InputError, match="field 'ref_boxes': 2 <\\|ref\\|> tokens in input_ids but 1"):
         model(**batch)
