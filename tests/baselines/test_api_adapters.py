@@ -194,3 +194,18 @@ def test_dry_run_prints_prompts_and_frame_times_without_a_model(synth_env, monke
     assert len(plans) == 2
     assert plans[0]["timestamps"][:3] == [0.0, 0.5, 1.0]
     assert "Reply with JSON only" in plans[0]["prompts"][0]
+
+
+def test_gemini_multi_turn_keeps_the_video_in_the_first_turn_only(synth_env, gemini_server, tmp_path):
+    out = tmp_path / "gemini_multi.json"
+    assert (
+        infer("--model", "gemini-2.5-flash", "--mode", "multi-turn", "--limit", "1", "--output", str(out))
+        == 0
+    )
+    last = json.loads(gemini_server.requests[-1]["raw"])["contents"]
+    assert [c["role"] for c in last] == ["user", "model", "user", "model", "user"]
+    assert "inlineData" in last[0]["parts"][0] and all(
+        "inlineData" not in p for c in last[1:] for p in c["parts"]
+    )
+    record = next(iter(json.loads(out.read_text()).values()))
+    assert record["parsed_response"]["segments"] == [[0.5, 2.0]] and len(record["raw_response"]) == 3
