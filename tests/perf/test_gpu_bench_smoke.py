@@ -37,6 +37,15 @@ def _load_bench():
 bench = _load_bench()
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread on a shared CPU (as `--smoke` does)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "gpu_bench.json"
@@ -171,3 +180,20 @@ def test_make_video_falls_back_to_opencv(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert codec == "mp4v" and video_info(mp4v).fps == 6.0
     assert read_frames(mp4v, np.arange(12), backend="opencv").shape == (12, 48, 64, 3)
+
+
+def test_make_trainer_switches_checkpointing_and_builds_the_group_optimizer(tmp_path):
+    model, processor = bench.build_model("tiny", None)
+    model = bench.apply_lora(model)
+    base = model.get_base_model()
+    trainer = bench.make_trainer(model, processor, 1, True, False, str(tmp_path))
+    assert base.is_activation_checkpointing
+    lrs = sorted({group["lr"] for group in trainer.optimizer.param_groups})
+    assert lrs == [trainer.args.sam2_lr, trainer.args.learning_rate]  # SAM2 at its own rate
+    batch = processor.collate([bench.training_sample(processor, 0, 4, (48, 64))])
+    before = [p.detach().clone() for p in model.parameters() if p.requires_grad]
+    assert np.isfinite(bench.optimizer_step(trainer, batch))
+    after = [p.detach() for p in model.parameters() if p.requires_grad]
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))  # the step updated weights
+    bench.make_trainer(model, processor, 1, False, False, str(tmp_path))
+    assert not base.is_activation_checkpointing
