@@ -490,7 +490,7 @@ def format_report(results: dict) -> str:
             continue
         lines.append(f"{head}{row['step_s']:>9.3f}{row['samples_per_s']:>8.2f}{row['tokens_per_s']:>9.0f}"
                      f"{100 * row['padding_fraction']:>7.1f}{row['peak_memory_mib']:>10.0f}"
-                     f"{row['model_tflops_per_step']:>8.2f}{100 * row['mfu']:>7.2f}")  # fmt: skip
+                     f"{row['model_tflops_per_step']:>8.3g}{100 * row['mfu']:>7.2f}")  # fmt: skip
     inference = results.get("inference", {})
     lines += ["", f"inference ({inference.get('video', {})}):",
               f"{'run':<26}{'q':>3}{'latency s':>10}{'q/s':>7}{'vision':>8}{'generate':>9}{'sam2':>8}"
