@@ -171,23 +171,6 @@ def training_sample(processor, index: int, num_frames: int, size: tuple[int, int
     return processor.encode_example(frames, timestamps, prompt, target=target, mask_targets=masks)
 
 
-def align_token_ids(model, processor) -> dict:
-    """Make the model's vision placeholder ids those of the processor's tokenizer.
-
-    A `3b`/`7b` preset built without a local Qwen tokenizer keeps Qwen's ids (151655/151656...) in its config
-    while the processor's tokenizer numbers its tokens differently; returns the ids changed {name: (old, new)}.
-    """
-    ids = processor.token_ids
-    wanted = {"image_token_id": ids["image_pad"], "video_token_id": ids["video_pad"],
-              "vision_start_token_id": ids["vision_start"], "vision_end_token_id": ids["vision_end"]}  # fmt: skip
-    changed = {}
-    for key, value in wanted.items():
-        if getattr(model.config, key) != value:
-            changed[key] = (getattr(model.config, key), value)
-            setattr(model.config, key, value)
-    return changed
-
-
 def make_video(
     path: Path, seconds: float, fps: float, size: tuple[int, int]
 ) -> tuple[Path | np.ndarray, str]:
@@ -366,7 +349,6 @@ def training_bench(opts, device, dtype, peak_tflops: float) -> list[dict]:
     """Build the model with LoRA once, then measure every row of `training_specs` (an out-of-memory row
     records the error and the run goes on)."""
     model, processor = build_model(opts.preset, opts.sam2, torch_dtype=dtype, device=device)
-    align_token_ids(model, processor)
     model = apply_lora(model, r=128, alpha=256, dropout=0.1)
     model.train()
     samples = [training_sample(processor, i, opts.frames, tuple(opts.frame_size))
@@ -429,7 +411,6 @@ def inference_bench(opts, device, dtype, work_dir: Path) -> dict:
     Random weights rarely emit `<|seg|>`: a +100 logit bias on it makes every run generate
     `max_new_tokens` tokens and propagate masks, i.e. always the full work of a segmenting answer."""
     model, processor = build_model(opts.preset, opts.sam2, torch_dtype=dtype, device=device)
-    align_token_ids(model, processor)
     model.generation_config.sequence_bias = {(processor.token_ids["seg"],): 100.0}
     predictor = EvqaPredictor(model, processor, fps=opts.llm_fps, max_new_tokens=opts.max_new_tokens,
                               progress=False)  # fmt: skip
@@ -562,7 +543,6 @@ def flops_only(opts) -> dict:
     """Model FLOPs per training step with nothing run: the LoRA model is built on the meta device (no memory),
     and the floor step time is FLOPs / `opts.peak_tflops`."""
     model, processor = build_model(opts.preset, opts.sam2, torch_dtype=torch.bfloat16, device="meta")
-    align_token_ids(model, processor)
     base = apply_lora(model, r=128, alpha=256, dropout=0.1).get_base_model()
     count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
     params = {"total": count(base), "llm": count(base.model.language_model), "vision": count(base.model.visual),

@@ -24,8 +24,6 @@ from evqa.model.tokenizer import build_tiny_tokenizer, special_token_ids
 
 logger = logging.getLogger(__name__)
 
-QWEN_IDS = {"image_token_id": 151655, "video_token_id": 151656, "vision_start_token_id": 151652}
-QWEN_IDS["vision_end_token_id"] = 151653
 QWEN_VISION = dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, patch_size=14,
                    spatial_merge_size=2, temporal_patch_size=2, tokens_per_second=2, window_size=112,
                    fullatt_block_indexes=[7, 15, 23, 31], hidden_act="silu")  # fmt: skip
@@ -129,10 +127,10 @@ def evqa_config(preset: str, sam2: str | None = None, tokenizer=None) -> EvqaCon
         raise ModelError(
             f"tokenizer has {len(tokenizer)} tokens but preset '{preset}' has {vocab} embeddings"
         )
-    qwen_ids = QWEN_IDS if preset != "tiny" else {}
-    if preset == "tiny":
-        qwen_ids = {"image_token_id": ids["image_pad"], "video_token_id": ids["video_pad"]}
-        qwen_ids.update(vision_start_token_id=ids["vision_start"], vision_end_token_id=ids["vision_end"])
+    # Vision-token ids always come from the tokenizer in use: a real Qwen tokenizer gives its own
+    # (151652-151656), the tiny one (also used by random-init 3b/7b runs) its ids.
+    qwen_ids = {"image_token_id": ids["image_pad"], "video_token_id": ids["video_pad"]}
+    qwen_ids.update(vision_start_token_id=ids["vision_start"], vision_end_token_id=ids["vision_end"])
     return EvqaConfig(
         **llm,
         **qwen_ids,

@@ -25,7 +25,7 @@ def test_presets_match_released_sizes(preset, sam2, llm_vision, sam2_params):
     heads = _count(model.seg_head) + _count(model.ref_encoder) + _count(model.mem_proj)
     assert _count(model) - _count(model.sam2) - heads == pytest.approx(llm_vision, rel=2e-3)  # Qwen2.5-VL
     assert _count(model.sam2) == pytest.approx(sam2_params, rel=2e-3)  # SAM2.1 Hiera-T / Hiera-B+
-    assert config.sam2_image_size == 1024 and config.video_token_id == 151656
+    assert config.sam2_image_size == 1024
 
 
 def test_sam2_configs_and_errors():
@@ -41,3 +41,16 @@ def test_sam2_configs_and_errors():
 def test_attention_is_sdpa_on_cpu():
     impl = attention_implementation("cpu")
     assert impl == {"": "sdpa", "text_config": "sdpa", "vision_config": "sdpa", "sam2_config": "sdpa"}
+
+
+@pytest.mark.parametrize("preset", ["tiny", "3b"])
+def test_vision_token_ids_come_from_the_tokenizer(preset):
+    from evqa.model.tokenizer import build_tiny_tokenizer, special_token_ids
+
+    ids = special_token_ids(build_tiny_tokenizer())
+    config = evqa_config(preset, "tiny")
+    assert (config.video_token_id, config.image_token_id) == (ids["video_pad"], ids["image_pad"])
+    assert (config.vision_start_token_id, config.vision_end_token_id) == (
+        ids["vision_start"],
+        ids["vision_end"],
+    )

@@ -119,17 +119,6 @@ def test_flops_formula_agrees_with_torch_counter():
     assert formula["total"] == pytest.approx(3 * (counts["Global"] - encoder) + encoder, rel=0.25)
 
 
-def test_align_token_ids_repairs_a_mismatched_config():
-    model, processor = bench.build_model("tiny", None)
-    video_pad = processor.token_ids["video_pad"]
-    model.config.video_token_id = 999
-    assert bench.align_token_ids(model, processor) == {"video_token_id": (999, video_pad)}
-    assert model.config.video_token_id == video_pad and bench.align_token_ids(model, processor) == {}
-    batch = processor.collate([bench.training_sample(processor, 0, 4, (48, 64))])
-    with torch.no_grad():
-        assert torch.isfinite(model(**batch).loss)
-
-
 def test_stage_clock_times_hooks_and_wrapped_methods():
     class Sleeper(torch.nn.Module):
         def forward(self, x):
