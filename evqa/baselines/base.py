@@ -32,7 +32,7 @@ class Request:
         history: earlier (user, assistant) turns of a multi-turn conversation; the video belongs to the
             first user turn.
         question / candidates: the structured question, for models trained on their own prompt (`ours`).
-        max_new_tokens: generation budget.
+        max_new_tokens: generation budget in tokens (None: the adapter's `default_max_new_tokens`).
         timeout: seconds left for this call (set by the runner's per-item deadline; None = no limit).
     """
 
@@ -47,7 +47,7 @@ class Request:
     history: tuple[tuple[str, str], ...] = ()
     question: str | None = None
     candidates: tuple[str, ...] = ()
-    max_new_tokens: int = 1024
+    max_new_tokens: int | None = None
     timeout: float | None = None
 
 
@@ -96,6 +96,7 @@ class BaselineModel:
         needs_frames / needs_video: what the request must carry.
         default_concurrency: requests in flight the runner uses by default (API models: many; local: 1).
         supports_batching: `generate_batch` runs several requests in one forward pass (local models).
+        default_max_new_tokens: the generation budget when a request names none.
     """
 
     name: str = "base"
@@ -103,10 +104,16 @@ class BaselineModel:
     needs_video: bool = False
     default_concurrency: int = 1
     supports_batching: bool = False
+    default_max_new_tokens: int = 1024
 
     def __init__(self, model: str | None = None, **kwargs: Any):
         self.model_id = model
         self.options = kwargs
+
+    def budget(self, requests: list[Request]) -> int:
+        """Tokens to generate for these requests: the largest budget they ask for, else the default."""
+        asked = [r.max_new_tokens for r in requests if r.max_new_tokens]
+        return max(asked) if asked else self.default_max_new_tokens
 
     def describe(self) -> dict[str, Any]:
         """Identity recorded in every prediction's meta (never secrets)."""

@@ -111,7 +111,7 @@ class GptModel(BaselineModel):
                 model=self.model_id,
                 messages=build_messages(request, self.image_detail),
                 timeout=request.timeout,
-                **self.generation_kwargs(request.max_new_tokens),
+                **self.generation_kwargs(self.budget([request])),
             )
         except Exception as err:  # noqa: BLE001 - translated into the runner's retry vocabulary
             raise self._translate(err) from None

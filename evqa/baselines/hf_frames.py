@@ -193,7 +193,7 @@ class HfFramesModel(BaselineModel):
             images += frames
         inputs = self.processor(text=texts, images=images or None, return_tensors="pt", padding=True)
         inputs = inputs.to(self.model.device)
-        budget = max(r.max_new_tokens for r in requests)
+        budget = self.budget(requests)
         with torch.inference_mode():
             output = self.model.generate(**inputs, max_new_tokens=budget, do_sample=False)
         new = output[:, inputs["input_ids"].shape[1] :]

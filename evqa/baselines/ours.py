@@ -39,6 +39,7 @@ class EvqaModel(BaselineModel):
     max_frames (LLM frames per video), chunk_frames (SAM2 frames encoded at once)."""
 
     prompt_style = "evqa"
+    default_max_new_tokens = 96  # 'Answer: B. Temporal Evidence: [[..]]. Spatial Evidence: <|seg|>.' fits
     needs_video = True
     supports_batching = True
 
@@ -77,6 +78,7 @@ class EvqaModel(BaselineModel):
         out: list[Response | None] = [None] * len(requests)
         if own:
             self.predictor.fps = requests[own[0]].fps or self.predictor.fps
+            self.predictor.max_new_tokens = self.budget([requests[i] for i in own])
             items = [
                 (requests[i].video_path, requests[i].question, list(requests[i].candidates)) for i in own
             ]
@@ -107,7 +109,7 @@ class EvqaModel(BaselineModel):
         )
         inputs = {k: batch[k].to(self.model.device) for k in keys}
         inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.model.dtype)
-        budget = max(r.max_new_tokens for r in requests)
+        budget = self.budget(requests)
         with torch.inference_mode():
             sequences = self.model.generate(**inputs, max_new_tokens=budget, do_sample=False)
         new = sequences[:, inputs["input_ids"].shape[1] :].tolist()

@@ -43,7 +43,7 @@ class TaskBase:
         sampling: Sampling,
         prompt_style: str = "baseline",
         needs_frames: bool = True,
-        max_new_tokens: int = 1024,
+        max_new_tokens: int | None = None,
     ):
         self.entries = list(entries)
         self.video_dir = Path(video_dir) if video_dir else None

@@ -130,7 +130,14 @@ def _add_execution_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--request-timeout", dest="request_timeout", type=float, default=120.0, help="one API attempt"
     )
-    run.add_argument("--max-new-tokens", "--max_new_tokens", dest="max_new_tokens", type=int, default=1024)
+    run.add_argument(
+        "--max-new-tokens",
+        "--max_new_tokens",
+        dest="max_new_tokens",
+        type=int,
+        default=None,
+        help="generation budget in tokens (default: the model's)",
+    )
     run.add_argument("--no-progress", dest="progress", action="store_false")
     run.add_argument(
         "--save_masks", "--save-masks", action="store_true", help="accepted for upstream compatibility"

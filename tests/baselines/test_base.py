@@ -47,3 +47,17 @@ def test_video_models_need_the_file():
 
     with pytest.raises(InputError, match="field 'video_path': this model needs the video file"):
         VideoOnly().generate(Request("e1", "q"))
+
+
+def test_token_budget_is_the_largest_asked_else_the_adapter_default():
+    frames, times = FRAMES, np.array([0.0, 1.0])
+    asked = [
+        Request("a", "q", frames, times, max_new_tokens=16),
+        Request("b", "q", frames, times, max_new_tokens=64),
+    ]
+    assert Echo().budget(asked) == 64
+    assert Echo().budget([Request("a", "q", frames, times)]) == 1024
+
+    from evqa.baselines.ours import EvqaModel
+
+    assert EvqaModel.default_max_new_tokens == 96
