@@ -62,6 +62,7 @@ class TrainingArguments(transformers.TrainingArguments):
             self.bf16 = gpu and torch.cuda.is_bf16_supported()
         if self.activation_checkpointing == "auto":
             self.activation_checkpointing = gpu
+        self.dataloader_pin_memory = self.dataloader_pin_memory and gpu
         super().__post_init__()
 
     output_dir: str = "work_dirs/tiny/run"

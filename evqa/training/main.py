@@ -103,6 +103,9 @@ def run_training(model_args: ModelArguments, data_args: DataArguments, train_arg
     trainer = EvqaTrainer(model=model, args=train_args, train_dataset=dataset,
                           data_collator=EvqaTrainCollator(processor), processing_class=processor,
                           callbacks=callbacks)  # fmt: skip
+    if trainer.is_deepspeed_enabled:
+        stage = trainer.accelerator.state.deepspeed_plugin.zero_stage
+        log.info("DeepSpeed ZeRO stage %d on %d processes", stage, train_args.world_size)
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_state()
     return save_final(trainer, processor, model_args, Path(train_args.output_dir))
