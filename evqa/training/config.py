@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 
 import yaml
@@ -19,6 +20,12 @@ from evqa.errors import ConfigError
 from evqa.training.arguments import DataArguments, ModelArguments, TrainingArguments
 
 SECTIONS = {"model": ModelArguments, "data": DataArguments, "training": TrainingArguments}
+# YAML 1.1 reads "5e-4" (no dot) as a string; every number-looking string becomes a float
+_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def _number(value):
+    return float(value) if isinstance(value, str) and _FLOAT.match(value.strip()) else value
 
 
 def load_yaml(path: str | os.PathLike) -> dict:
@@ -57,6 +64,7 @@ def _build(cls, values: dict, section: str, path):
     unknown = sorted(set(values) - names)
     if unknown:
         raise ConfigError(f"unknown key(s) {unknown} in section '{section}'", path=path, field=unknown[0])
+    values = {k: _number(v) for k, v in values.items()}
     try:
         return cls(**values)
     except (TypeError, ValueError) as err:

@@ -27,7 +27,7 @@ def test_shipped_config_loads_with_launch_command_in_header(path):
     model, data, training = parse_config(path)
     header = [line for line in path.read_text().splitlines() if line.startswith("#")]
     assert any("sft.sh" in line or "evqa train" in line for line in header)
-    assert data.num_frames == (4 if model.preset == "tiny" else 8) and data.sources
+    assert data.num_frames == 8 and data.sources
     assert all(spec["type"] in SOURCE_TYPES for spec in data.sources)
     assert training.lr_scheduler_type.value == "cosine" and training.max_grad_norm == 1.0
     assert training.warmup_steps == 0.03
@@ -90,3 +90,8 @@ def test_sft_sh_honours_the_resume_argument(tmp_path):
     missing = _sft("3b", "base", str(tmp_path / "missing"))
     assert missing.returncode == 2 and "checkpoint folder not found" in missing.stderr
     assert _sft("13b").returncode == 2
+
+
+def test_exponent_without_dot_is_a_number():
+    _, _, training = parse_config(CONFIGS[0], ["training.learning_rate=5e-4", "training.sam2_lr=3E-6"])
+    assert training.learning_rate == 5e-4 and training.sam2_lr == 3e-6
