@@ -1,14 +1,19 @@
-"""J+F speed: evqa.metrics.masks against DAVIS-style reference formulas on the same 480p masks.
+"""J+F speed: evqa.metrics.masks against DAVIS reference implementations on the same 480p masks.
 
-    python perf/bench_masks.py [--frames 20] [--repeats 3] [--entries 48 --entry_frames 30]
+    python perf/bench_masks.py [--frames 20] [--repeats 5] [--entries 48 --entry_frames 30]
 
-Part 1 times one frame on one core (OpenCV limited to one thread), for small / medium / large objects and
-two separate objects (the crop is the bounding box of both masks, so object size matters), for
-  * davis2017:  the DAVIS 2017 toolkit formula — full-frame seg2bmap, disk dilation by binary_dilation
-                (scipy.ndimage, the routine skimage.morphology.binary_dilation wraps);
-  * davis-cv2:  the later variant that the upstream ST-Evidence evaluator uses — the same but cv2.dilate;
-  * evqa:       `jaccard_and_boundary_f` (bounding-box crop, exact disk, cv2).
-It asserts that all three give identical J and F (to 1e-12) and prints per-frame times and ratios.
+Part 1 times one frame on one core (OpenCV limited to one thread; CPU time of this process, best of
+`--repeats`), for small / medium / large objects and two separate objects (the crop is the bounding box of
+both masks, so object size matters), for
+  * DAVIS 2017 toolkit (cv2.dilate): the per-frame work of davis2017-evaluation's `db_eval_iou` +
+    `f_measure` (no void pixels) as published — bool casts, void-pixel products, `_seg2bmap` with its
+    shifted copies, a skimage-style disk built per dilation, `cv2.dilate`, products and sums;
+  * DAVIS formula, lean (cv2.dilate): the same formula with the redundant steps left out (one disk, no
+    void-pixel products) — a stricter baseline than the toolkit itself;
+  * DAVIS 2016 (binary_dilation): the older variant dilating with scipy.ndimage.binary_dilation (the
+    routine skimage.morphology.binary_dilation wraps);
+  * evqa: `jaccard_and_boundary_f` (bounding-box crop, exact disk matching from one integral image).
+It asserts that all give identical J and F (to 1e-12) and prints per-frame times and ratios.
 Part 2 times the full mask scorer (RLE files on disk -> decode -> J/F -> means) with 1, 2, ... workers.
 """
 
@@ -49,8 +54,45 @@ def reference_disk(radius: float) -> np.ndarray:
     return (x**2 + y**2 <= radius**2).astype(np.uint8)
 
 
+def toolkit_seg2bmap(seg: np.ndarray) -> np.ndarray:
+    """The toolkit's `_seg2bmap` steps: a bool copy, the `seg[seg > 0] = 1` pass, three shifted copies."""
+    seg = seg.astype(bool)
+    seg[seg > 0] = 1
+    return reference_seg2bmap(seg)
+
+
+def toolkit_jf(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
+    """The per-frame steps of davis2017-evaluation `db_eval_iou` and `f_measure` (cv2.dilate, no voids)."""
+    annotation, segmentation = gt.astype(bool), pred.astype(bool)
+    void = np.zeros_like(segmentation)
+    inter = np.sum((segmentation & annotation) & np.logical_not(void), axis=(-2, -1))
+    union = np.sum((segmentation | annotation) & np.logical_not(void), axis=(-2, -1))
+    j = 1.0 if np.isclose(union, 0) else inter / union
+    void = np.zeros_like(pred).astype(bool)
+    bound_pix = np.ceil(0.008 * np.linalg.norm(pred.shape))
+    fg_b = toolkit_seg2bmap(pred * np.logical_not(void))
+    gt_b = toolkit_seg2bmap(gt * np.logical_not(void))
+    fg_dil = cv2.dilate(fg_b.astype(np.uint8), reference_disk(bound_pix).astype(np.uint8))
+    gt_dil = cv2.dilate(gt_b.astype(np.uint8), reference_disk(bound_pix).astype(np.uint8))
+    gt_match, fg_match = gt_b * fg_dil, fg_b * gt_dil
+    return float(j), _reference_f(np.sum(fg_b), np.sum(gt_b), np.sum(fg_match), np.sum(gt_match))
+
+
+def _reference_f(n_fg, n_gt, fg_hits, gt_hits) -> float:
+    if n_fg == 0 and n_gt > 0:
+        precision, recall = 1, 0
+    elif n_fg > 0 and n_gt == 0:
+        precision, recall = 0, 1
+    elif n_fg == 0 and n_gt == 0:
+        precision, recall = 1, 1
+    else:
+        precision, recall = fg_hits / float(n_fg), gt_hits / float(n_gt)
+    return float(0 if precision + recall == 0 else 2 * precision * recall / (precision + recall))
+
+
 def reference_jf(pred: np.ndarray, gt: np.ndarray, use_cv2: bool) -> tuple[float, float]:
-    """J (db_eval_iou) and F (db_eval_boundary, bound_th=0.008) on the full frame."""
+    """J (db_eval_iou) and F (db_eval_boundary, bound_th=0.008) on the full frame, redundant steps left
+    out; `use_cv2` picks cv2.dilate (DAVIS 2017) or binary_dilation (DAVIS 2016)."""
     pred, gt = pred.astype(bool), gt.astype(bool)
     union = np.sum(pred | gt)
     j = 1.0 if union == 0 else np.sum(pred & gt) / union
@@ -61,17 +103,8 @@ def reference_jf(pred: np.ndarray, gt: np.ndarray, use_cv2: bool) -> tuple[float
         fg_dil, gt_dil = cv2.dilate(fg.astype(np.uint8), kernel), cv2.dilate(gb.astype(np.uint8), kernel)
     else:
         fg_dil, gt_dil = binary_dilation(fg, kernel.astype(bool)), binary_dilation(gb, kernel.astype(bool))
-    n_fg, n_gt = np.sum(fg), np.sum(gb)
-    if n_fg == 0 and n_gt > 0:
-        precision, recall = 1, 0
-    elif n_fg > 0 and n_gt == 0:
-        precision, recall = 0, 1
-    elif n_fg == 0 and n_gt == 0:
-        precision, recall = 1, 1
-    else:
-        precision, recall = np.sum(fg * gt_dil) / float(n_fg), np.sum(gb * fg_dil) / float(n_gt)
-    f = 0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
-    return float(j), float(f)
+    f = _reference_f(np.sum(fg), np.sum(gb), np.sum(fg * gt_dil), np.sum(gb * fg_dil))
+    return float(j), f
 
 
 # name -> (objects per frame, ellipse semi-axis range in pixels)
@@ -97,10 +130,11 @@ def make_pair(rng: np.random.Generator, t: float = 0.0, objects=(1, 2), axes=(25
     return pred, gt
 
 
-METHODS = {
-    "davis2017": lambda p, g: reference_jf(p, g, use_cv2=False),
-    "davis-cv2": lambda p, g: reference_jf(p, g, use_cv2=True),
-    "evqa": jaccard_and_boundary_f,
+METHODS = {  # key -> (column label, function)
+    "toolkit": ("DAVIS 2017 toolkit (cv2.dilate)", toolkit_jf),
+    "lean": ("DAVIS formula, lean (cv2.dilate)", lambda p, g: reference_jf(p, g, use_cv2=True)),
+    "davis2016": ("DAVIS 2016 (binary_dilation)", lambda p, g: reference_jf(p, g, use_cv2=False)),
+    "evqa": ("evqa", jaccard_and_boundary_f),
 }
 
 
@@ -117,28 +151,40 @@ def _best_time(fn, pairs, repeats: int) -> float:
 
 
 def bench_frames(frames: int, repeats: int) -> None:
-    """Per-frame J+F time of the three methods per scenario; asserts identical values first."""
+    """Per-frame J+F time of every method per scenario; asserts identical values first."""
     cv2.setNumThreads(1)
     rng = np.random.default_rng(0)
     rows = []
     for name, (objects, axes) in tqdm(SCENARIOS.items(), desc="timing J+F", unit="scenario"):
         pairs = [make_pair(rng, objects=objects, axes=axes) for _ in range(frames)]
         ours = [jaccard_and_boundary_f(p, g) for p, g in pairs]
-        for method in ("davis2017", "davis-cv2"):
-            theirs = [METHODS[method](p, g) for p, g in pairs]
+        for method in ("toolkit", "lean", "davis2016"):
+            theirs = [METHODS[method][1](p, g) for p, g in pairs]
             worst = max(
                 abs(a - b) for x, y in zip(ours, theirs, strict=True) for a, b in zip(x, y, strict=True)
             )
-            assert worst <= 1e-12, f"{name}: {method} differs from evqa by {worst}"
-        # the slow toolkit formula once, the two fast ones best of `repeats`, interleaved
-        times = {m: _best_time(fn, pairs, 1 if m == "davis2017" else repeats) for m, fn in METHODS.items()}
+            assert worst <= 1e-12, f"{name}: {METHODS[method][0]} differs from evqa by {worst}"
+        # the slow scipy variant once, the others best of `repeats`
+        times = {
+            m: _best_time(fn, pairs, 1 if m == "davis2016" else repeats) for m, (_, fn) in METHODS.items()
+        }
         rows.append((name, times))
-    print(f"\nJ+F per {H}x{W} frame, one core, {frames} frames per scenario; values identical (<= 1e-12)")
-    header = f"{'scenario':<16}{'davis2017 ms':>14}{'davis-cv2 ms':>14}{'evqa ms':>10}{'vs davis2017':>14}{'vs cv2':>9}"
+    _print_table(rows, frames)
+
+
+def _print_table(rows, frames: int) -> None:
+    print(
+        f"\nJ+F per {H}x{W} frame, one core (CPU ms), {frames} frames per scenario; values identical (<= 1e-12)"
+    )
+    for key, (label, _) in METHODS.items():
+        print(f"  {key:<10}= {label}")
+    header = f"{'scenario':<16}" + "".join(f"{k + ' ms':>15}" for k in METHODS)
+    header += f"{'evqa vs toolkit':>17}{'vs lean':>9}{'vs 2016':>9}"
     print(header + "\n" + "-" * len(header))
     for name, t in rows:
-        print(f"{name:<16}{1e3 * t['davis2017']:>14.2f}{1e3 * t['davis-cv2']:>14.3f}{1e3 * t['evqa']:>10.3f}"
-              f"{t['davis2017'] / t['evqa']:>13.0f}x{t['davis-cv2'] / t['evqa']:>8.1f}x")  # fmt: skip
+        cells = "".join(f"{1e3 * t[k]:>15.3f}" for k in METHODS)
+        ratios = [t[k] / t["evqa"] for k in ("toolkit", "lean", "davis2016")]
+        print(f"{name:<16}{cells}{ratios[0]:>16.1f}x{ratios[1]:>8.1f}x{ratios[2]:>8.0f}x")
 
 
 def write_entries(root: str, entries: int, frames: int) -> list[str]:

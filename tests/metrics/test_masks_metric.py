@@ -1,4 +1,4 @@
-"""J and DAVIS boundary F: golden cases from the DAVIS 2017 toolkit, and a full-frame reference."""
+"""J and DAVIS boundary F: golden cases from the DAVIS 2017 toolkit, a full-frame reference, and hand-computed\ndisk-edge cases for the boundary matching."""
 
 import json
 from pathlib import Path
@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from evqa.metrics.masks import (
+    boundary_hits,
     boundary_radius,
     disk,
     jaccard_and_boundary_f,
@@ -39,12 +40,12 @@ def test_golden_set_covers_edge_cases():
         assert name in CASES
 
 
-def _reference_jf(pred, gt):
+def _reference_jf(pred, gt, bound_th=0.008):
     """Full-frame DAVIS-style computation (no cropping): the oracle for the cropped fast path."""
     inter, union = np.sum(pred & gt), np.sum(pred | gt)
     j = 1.0 if union == 0 else inter / union
     bp, bg = seg2bmap(pred), seg2bmap(gt)
-    kernel = disk(boundary_radius(pred.shape))
+    kernel = disk(boundary_radius(pred.shape, bound_th))
     dp, dg = cv2.dilate(bp.astype(np.uint8), kernel), cv2.dilate(bg.astype(np.uint8), kernel)
     n_p, n_g = bp.sum(), bg.sum()
     if n_p == 0 or n_g == 0:
@@ -131,14 +132,78 @@ def test_seg2bmap_tiny_shapes_match_the_shift_formula(shape):
         assert np.array_equal(seg2bmap(seg), want)
 
 
-@pytest.mark.parametrize("radius", [1, 2, 5, 8, 13])
-def test_square_pretests_equal_disk_dilation(radius):
-    from evqa.metrics.masks import _hits_by_squares
-
+@pytest.mark.parametrize("radius", [0, 1, 2, 5, 8, 9, 12, 20])
+def test_boundary_hits_equal_disk_dilation(radius):
     rng = np.random.default_rng(radius)
-    for _ in range(5):
-        shape = tuple(int(v) for v in rng.integers(3, 90, size=2))
-        query = (rng.random(shape) > 0.9).astype(np.uint8)
-        source = (rng.random(shape) > 0.97).astype(np.uint8)
-        want = int(np.sum(query & cv2.dilate(source, disk(radius))))
-        assert _hits_by_squares(query, source, radius) == want
+    shapes = [(1, 1), (1, 17), (23, 1), (2, 2)] + [
+        tuple(int(v) for v in rng.integers(3, 90, 2)) for _ in range(5)
+    ]
+    for shape in shapes:
+        for density in (0.5, 0.9, 0.99):
+            query = (rng.random(shape) > density).astype(np.uint8)
+            source = (rng.random(shape) > density).astype(np.uint8)
+            want = int(np.sum(query & cv2.dilate(source, disk(radius))))
+            assert boundary_hits(query, source, radius) == want, (shape, density)
+
+
+def _points(shape, *pixels):
+    out = np.zeros(shape, bool)
+    for y, x in pixels:
+        out[y, x] = True
+    return out
+
+
+@pytest.mark.parametrize(
+    ("radius", "dy", "dx", "hit"),
+    [
+        (8, 0, 8, True),  # exactly r along an axis
+        (8, 0, 9, False),  # r + 1
+        (8, 1, 8, False),  # d^2 = r^2 + 1, the closest miss
+        (8, 5, 6, True),  # d^2 = 61, outside both pre-test rectangles
+        (8, 6, 6, False),  # d^2 = 72
+        (5, 3, 4, True),  # d = 5 exactly on a diagonal
+        (5, 4, 4, False),  # d^2 = 32
+        (12, 7, 9, True),  # d^2 = 130 <= 144, a radius whose rectangles are capped
+        (12, 8, 9, False),  # d^2 = 145
+    ],
+)
+def test_boundary_hits_at_the_disk_edge(radius, dy, dx, hit):
+    shape = (40, 50)
+    for y, x, sy, sx in ((20, 20, 20 + dy, 20 + dx), (20, 30, 20 - dx, 30 - dy)):
+        query, source = _points(shape, (y, x)), _points(shape, (sy, sx))
+        assert boundary_hits(query, source, radius) == int(hit)
+        assert boundary_hits(source, query, radius) == int(hit)
+
+
+def test_boundary_hits_empty_single_and_border_pixels():
+    shape = (12, 15)
+    empty, corner = np.zeros(shape, bool), _points(shape, (0, 0))
+    assert boundary_hits(empty, corner, 3) == 0 and boundary_hits(corner, empty, 3) == 0
+    assert boundary_hits(corner, corner, 0) == 1  # distance 0 matches even with r = 0
+    far_corner = _points(shape, (11, 14))
+    assert boundary_hits(corner, far_corner, 17) == 0  # d^2 = 121 + 196 = 317 > 289
+    assert boundary_hits(corner, far_corner, 18) == 1  # 317 <= 324
+    left, right = np.zeros(shape, bool), np.zeros(shape, bool)
+    left[:, 0], right[:, -1] = True, True  # two border lines 14 columns apart
+    assert boundary_hits(left, right, 13) == 0
+    assert boundary_hits(left, right, 14) == shape[0]
+
+
+@pytest.mark.parametrize(("gap", "f"), [(8, 1.0), (9, 0.5), (10, 0.0)])
+def test_single_pixels_a_disk_radius_apart(gap, f):
+    """A lone pixel's seg2bmap boundary is its 2x2 block up-left of it; on a 480x854 frame r = 8, so
+    columns {99, 100} vs {99 + gap, 100 + gap}: gap 8 matches all, 9 only 100 <-> 108, 10 nothing."""
+    pred, gt = _points((480, 854), (100, 100)), _points((480, 854), (100, 100 + gap))
+    assert jaccard_and_boundary_f(pred, gt) == (0.0, f)
+    assert jaccard_and_boundary_f(pred.T, gt.T) == (0.0, f)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_large_radius_equals_full_frame(seed):
+    rng = np.random.default_rng(100 + seed)
+    pred, gt = (rng.random((70, 90)) > 0.97 for _ in range(2))
+    pred = cv2.dilate(pred.view(np.uint8), disk(3)).astype(bool)
+    gt = cv2.dilate(gt.view(np.uint8), disk(2)).astype(bool)
+    radius = int(rng.integers(9, 25))
+    got = jaccard_and_boundary_f(pred, gt, bound_th=radius)
+    assert got == pytest.approx(_reference_jf(pred, gt, bound_th=radius), abs=1e-12)
