@@ -48,7 +48,6 @@ class McqTask(TaskBase):
         super().__init__(entries, **kw)
         self.tasks = tasks
         self.mask_root = Path(mask_file).parent if mask_file else Path(".")
-        self._mask_records = _read_mask_records(mask_file)
 
     def video_of(self, entry) -> str:
         """The entry's video: `<video_dir>/<video>` or, when `video` is an id, `<video_dir>/<video>.mp4`."""
@@ -58,13 +57,11 @@ class McqTask(TaskBase):
         return str(path)
 
     def option_images(self, entry) -> tuple[tuple[str, np.ndarray], ...]:
-        """(letter, image) for each spatial option; an option names a file or a key holding one."""
-        record = self._mask_records.get(str(entry.entry_id), {})
-        images = []
-        for i, option in enumerate(entry.mask_options or []):
-            target = record.get(option) if isinstance(record.get(option), str) else option
-            images.append((prompts.letter_of(i), read_image(self.mask_root / target)))
-        return tuple(images)
+        """(letter, image) for each spatial option (the loader resolves options to image paths)."""
+        options = entry.mask_options or []
+        return tuple(
+            (prompts.letter_of(i), read_image(self.mask_root / path)) for i, path in enumerate(options)
+        )
 
     def prompt(self, entry, task: str) -> str | None:
         """The prompt of one task for `entry`, or None when the entry has no options for it."""
@@ -134,12 +131,3 @@ def option_count(entry, task: str) -> int:
         "spatial_evidence": entry.mask_options,
     }
     return len(options[task] or [])
-
-
-def _read_mask_records(mask_file) -> dict[str, dict]:
-    if not mask_file:
-        return {}
-    from evqa.io import read_json
-
-    data = read_json(mask_file, error=DataError)
-    return data if isinstance(data, dict) else {}

@@ -22,7 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("evqa.cli.data", "download, check and prepare real data (download, check, boxes-to-masks, ...)"),
     "model": ("evqa.cli.model", "build model checkpoints (model init --preset ...)"),
     "predict": ("evqa.cli.predict", "answer one question about one video, with segments and masks"),
-    "convert-unipixel": ("evqa.cli.convert", "convert a released UniPixel checkpoint into an EVQA checkpoint"),
+    "convert-unipixel": (
+        "evqa.cli.convert",
+        "convert a released UniPixel checkpoint into an EVQA checkpoint",
+    ),
     "infer": ("evqa.cli.infer", "run a model or baseline over the benchmark and write predictions"),
     "train": ("evqa.cli.train", "fine-tune the EVQA model from an experiment YAML"),
     "demo": ("evqa.cli.demo", "synthetic data -> train tiny model -> infer -> score, on CPU"),

@@ -178,9 +178,11 @@ def _time_gt(record, path, entry_id):
 def _mask_gt(record, path, entry_id):
     if not isinstance(record, dict):
         raise DataError("must be an object", path=path, entry=entry_id)
-    options = record.get("options", record.get("mcq_options"))
+    options = record.get("mcq_options") or record.get("options")
     if not isinstance(options, list) or not options:
         raise DataError("missing or empty", path=path, entry=entry_id, field="options|mcq_options")
+    # `options` may name keys of the record ("gt", "d1", ...) that hold the image paths
+    options = [record[o] if isinstance(o, str) and isinstance(record.get(o), str) else o for o in options]
     key = "answer" if "answer" in record else "correct_answer"
     return [str(o) for o in options], _letter(
         record.get(key), len(options), path=path, entry=entry_id, column=key

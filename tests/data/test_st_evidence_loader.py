@@ -54,3 +54,22 @@ def test_duplicate_and_missing_columns(tmp_path):
     bad.write_text("entry_id,answer,candidates\ne,x,[]\n")
     with pytest.raises(DataError, match="need 'segment' or 'temporal_evidence'"):
         load_gen_benchmark(bad)
+
+
+def test_mask_options_resolve_to_image_paths(tmp_path):
+    import json
+
+    from evqa.data.st_evidence import load_mcq_benchmark
+
+    csv = tmp_path / "mcq.csv"
+    csv.write_text("entry_id,video,question,options,answer\nm1,v1.mp4,Q?,\"['x', 'y']\",x\n")
+    keyed = {"gt": "o/gt.png", "d1": "o/d1.png", "options": ["d1", "gt"], "answer": 1}
+    listed = {"mcq_options": ["p/a.png", "p/b.png"], "correct_answer": "A"}
+    for record, paths, letter in (
+        (keyed, ["o/d1.png", "o/gt.png"], "B"),
+        (listed, ["p/a.png", "p/b.png"], "A"),
+    ):
+        (tmp_path / "masks.json").write_text(json.dumps({"m1": record}))
+        (entry,) = load_mcq_benchmark(csv, mask_file=tmp_path / "masks.json")
+        assert entry.mask_options == paths
+        assert entry.mask_answer == letter
