@@ -9,7 +9,6 @@ used: `ensure_synth()` under $EVQA_SYNTH_ROOT or `data/synth`. Output paths foll
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,10 +50,10 @@ class McqData:
 
 
 def synth_root() -> str:
-    """Where the default synthetic benchmark lives: $EVQA_SYNTH_ROOT, else data/synth."""
-    from evqa.data.synth import DEFAULT_ROOT
+    """Where the default synthetic benchmark lives (`evqa.data.synth.default_root`)."""
+    from evqa.data.synth import default_root
 
-    return os.environ.get("EVQA_SYNTH_ROOT") or DEFAULT_ROOT
+    return str(default_root())
 
 
 def _synth():

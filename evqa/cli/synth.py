@@ -22,10 +22,12 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    from evqa.data.synth import DEFAULT_ROOT, DEFAULTS
+    from evqa.data.synth import DEFAULTS, default_root
 
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0].split(": ", 1)[1])
-    parser.add_argument("--out", default=DEFAULT_ROOT, help=f"output folder (default: {DEFAULT_ROOT})")
+    parser.add_argument(
+        "--out", default=str(default_root()), help="output folder (default: $EVQA_SYNTH_ROOT or data/synth)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed; equal seeds give identical files")
     parser.add_argument(
         "--num-train", type=int, default=DEFAULTS["num_train"], help="instruct (training) clips"

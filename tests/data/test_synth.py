@@ -216,3 +216,14 @@ def test_ensure_synth_from_two_processes(tmp_path):
     SynthPaths(root).meta.write_text(json.dumps({**meta, "version": 0}))
     with pytest.raises(DataError, match="generator version 0.*evqa synth --out"):
         ensure_synth(root, seed=0)
+
+
+def test_default_root_honours_the_environment(monkeypatch, tmp_path):
+    from evqa.data.synth import SynthPaths, default_root
+
+    monkeypatch.setenv("EVQA_SYNTH_ROOT", str(tmp_path / "elsewhere"))
+    assert default_root() == tmp_path / "elsewhere" and SynthPaths().root == tmp_path / "elsewhere"
+    monkeypatch.delenv("EVQA_SYNTH_ROOT")
+    # inside a source checkout the default does not depend on the current directory
+    monkeypatch.chdir(tmp_path)
+    assert default_root().is_absolute() and default_root().parts[-2:] == ("data", "synth")

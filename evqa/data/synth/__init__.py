@@ -10,7 +10,15 @@ is visible and the spatial evidence its exact per-frame masks. See data/README.m
 """
 
 from evqa.data.synth.generate import DEFAULTS, ensure_synth, generate
-from evqa.data.synth.paths import DEFAULT_ROOT, SynthPaths
+from evqa.data.synth.paths import DEFAULT_ROOT, SynthPaths, default_root
 from evqa.data.synth.summary import SynthSummary
 
-__all__ = ["DEFAULTS", "DEFAULT_ROOT", "SynthPaths", "SynthSummary", "ensure_synth", "generate"]
+__all__ = [
+    "DEFAULTS",
+    "DEFAULT_ROOT",
+    "SynthPaths",
+    "SynthSummary",
+    "default_root",
+    "ensure_synth",
+    "generate",
+]

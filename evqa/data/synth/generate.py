@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from evqa.data.synth.baselines import write_trivial_baselines
-from evqa.data.synth.paths import DEFAULT_ROOT, META_FILE, SynthPaths
+from evqa.data.synth.paths import META_FILE, SynthPaths
 from evqa.data.synth.questions import make_question
 from evqa.data.synth.scenes import render_clip, sample_clip
 from evqa.data.synth.summary import SynthSummary, score_baselines
@@ -119,8 +119,8 @@ def _try_score(paths: SynthPaths, baselines) -> dict[str, dict]:
     return score_baselines(paths, baselines)
 
 
-def ensure_synth(root: str | os.PathLike = DEFAULT_ROOT, seed: int = 0, **options) -> SynthPaths:
-    """Return the synthetic data under `root`, generating it first if it is missing.
+def ensure_synth(root: str | os.PathLike | None = None, seed: int = 0, **options) -> SynthPaths:
+    """Return the synthetic data under `root` (default: `default_root()`), generating it first if missing.
 
     `options` (num_train, num_test, size, fps) are passed to `generate` (defaults: DEFAULTS); an existing
     root is returned as it is, as long as it was generated with the same seed.

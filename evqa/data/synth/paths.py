@@ -23,11 +23,26 @@ DEFAULT_ROOT = "data/synth"
 META_FILE = "synth_meta.json"
 
 
+def default_root() -> Path:
+    """Where the embedded synthetic benchmark lives when no root is given.
+
+    $EVQA_SYNTH_ROOT if set; else `data/synth` of the source checkout EVQA runs from (so the upstream scripts,
+    run from benchmark/ sub-folders, share one copy with `evqa` run from the top); else `data/synth` under the
+    current directory (an installed, non-editable package).
+    """
+    if os.environ.get("EVQA_SYNTH_ROOT"):
+        return Path(os.environ["EVQA_SYNTH_ROOT"])
+    checkout = Path(__file__).resolve().parents[3]  # evqa/data/synth/paths.py -> the checkout
+    if (checkout / "pyproject.toml").is_file() and (checkout / "evqa").is_dir():
+        return checkout / DEFAULT_ROOT
+    return Path(DEFAULT_ROOT)
+
+
 class SynthPaths:
     """Paths of the files under one synthetic-data root (nothing is created by constructing it)."""
 
-    def __init__(self, root: str | os.PathLike = DEFAULT_ROOT):
-        self.root = Path(root)
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_root()
         bench = self.root / "benchmark"
         instruct = self.root / "instruct"
         self.meta = self.root / META_FILE
