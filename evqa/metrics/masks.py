@@ -14,10 +14,11 @@ Definitions follow the DAVIS 2017 evaluation (`db_eval_iou`, `db_eval_boundary`,
 Speed: everything runs inside the bounding box of the two masks grown by one pixel (boundary pixels and the
 pixels that decide them lie inside it). The two boundary maps are coded into one uint8 image (prediction
 = 1, ground truth = `_GT`), and F needs, per boundary pixel, only whether a pixel of the other map lies in
-its disk: that is answered from one integral image of the codes (a rectangle's count of predicted and of
-GT boundary pixels decodes exactly from one sum because no rectangle holds `_GT` pixels) for two
-rectangles inside the disk, and, for the few pixels they leave undecided, by reading the rest of the disk.
-Work grows with the boundary length, not with the crop area times the disk.
+its disk: that is answered from one integral image of the codes (a rectangle's counts of predicted and of
+GT boundary pixels decode exactly from its one code sum, s % _GT and s // _GT, because it holds fewer than
+`_GT` pixels) for two rectangles inside the disk, and, for the few pixels they leave undecided, by reading
+the rest of the disk. Integer offsets only, so a pixel at d^2 = r^2 matches and one at r^2 + 1 does not.
+Cost: a few passes over the crop plus a little work per boundary pixel, not crop area x disk size.
 """
 
 from __future__ import annotations
@@ -180,6 +181,8 @@ def boundary_hits(query: np.ndarray, source: np.ndarray, radius: int) -> int:
     """How many non-zero pixels of the (H, W) map `query` lie within Euclidean distance `radius` of a
     non-zero pixel of `source` (same shape) — the count of `query & dilate(source, disk(radius))`."""
     q, s = _as_u8(query), _as_u8(source)
+    if q.shape != s.shape or q.ndim != 2:
+        raise ValueError(f"map shapes differ: query {q.shape}, source {s.shape}")
     buf, codes = _code_buffer(*q.shape, radius)
     inner = codes[radius : radius + q.shape[0], radius : radius + q.shape[1]]
     cv2.addWeighted(q, 1, s, _GT, 0, dst=inner)

@@ -187,6 +187,8 @@ def test_boundary_hits_empty_single_and_border_pixels():
     left[:, 0], right[:, -1] = True, True  # two border lines 14 columns apart
     assert boundary_hits(left, right, 13) == 0
     assert boundary_hits(left, right, 14) == shape[0]
+    with pytest.raises(ValueError, match="map shapes differ"):
+        boundary_hits(left, right[:, 1:], 3)
 
 
 @pytest.mark.parametrize(("gap", "f"), [(8, 1.0), (9, 0.5), (10, 0.0)])
