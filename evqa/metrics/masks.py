@@ -12,9 +12,9 @@ Definitions follow the DAVIS 2017 evaluation (`db_eval_iou`, `db_eval_boundary`,
     F = 2PR / (P + R), 0 when P + R = 0.
 
 Speed: everything runs inside the bounding box of the two masks grown by one pixel (boundary pixels and the
-pixels that decide them lie inside it). The two boundary maps are coded into one uint8 image (prediction
-= 1, ground truth = `_GT`), and F needs, per boundary pixel, only whether a pixel of the other map lies in
-its disk: that is answered from one integral image of the codes (a rectangle's counts of predicted and of
+pixels that decide them lie inside it). The two masks are coded into one uint8 image (prediction = 1,
+ground truth = `_GT`, both = 255: disjoint bits), so one seg2bmap pass yields both boundary maps coded the
+same way. F needs, per boundary pixel, only whether a pixel of the other map lies in its disk: that is answered from one integral image of the codes (a rectangle's counts of predicted and of
 GT boundary pixels decode exactly from its one code sum, s % _GT and s // _GT, because it holds fewer than
 `_GT` pixels) for two rectangles inside the disk, and, for the few pixels they leave undecided, by reading
 the rest of the disk. Integer offsets only, so a pixel at d^2 = r^2 matches and one at r^2 + 1 does not.
@@ -203,26 +203,26 @@ def _f_from_counts(n_pred: int, n_gt: int, pred_hits: int, gt_hits: int) -> floa
     return 2 * precision * recall / (precision + recall)
 
 
-def _crop_box(pred: np.ndarray, gt: np.ndarray) -> tuple[slice, slice] | None:
-    """Rows/cols of the union's bounding box grown by one pixel on each side (clipped), None if empty."""
-    union = cv2.bitwise_or(pred, gt)
-    rows = cv2.reduce(union, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).nonzero()[0]
+def _crop_box(coded: np.ndarray) -> tuple[slice, slice] | None:
+    """Rows/cols of the bounding box of the non-zero pixels grown by one pixel on each side (clipped),
+    None if there are none."""
+    rows = cv2.reduce(coded, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).nonzero()[0]
     if rows.size == 0:
         return None
     y0, y1 = int(rows[0]), int(rows[-1]) + 1
-    cols = cv2.reduce(union[y0:y1], 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).nonzero()[1]
+    cols = cv2.reduce(coded[y0:y1], 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).nonzero()[1]
     x0, x1 = int(cols[0]), int(cols[-1]) + 1
-    height, width = union.shape
+    height, width = coded.shape
     return slice(max(0, y0 - 1), min(height, y1 + 1)), slice(max(0, x0 - 1), min(width, x1 + 1))
 
 
-def _crop_jf(p: np.ndarray, g: np.ndarray, radius: int) -> tuple[float, float]:
-    """(J, F) of two 0/1 uint8 crops holding both masks with a zero (or frame-edge) margin."""
-    buf, codes = _code_buffer(*p.shape, radius)
-    combined = cv2.addWeighted(p, 1, g, _GT, 0)  # 0, 1 (pred), _GT (GT), 255 (both)
-    union = cv2.countNonZero(combined)
-    inter = cv2.countNonZero(p) + cv2.countNonZero(g) - union
-    _write_boundary(combined, codes[radius : radius + p.shape[0], radius : radius + p.shape[1]])
+def _crop_jf(coded: np.ndarray, radius: int) -> tuple[float, float]:
+    """(J, F) of a crop of mask codes (0, 1 = pred, `_GT` = GT, 255 = both) with a zero (or frame-edge)
+    margin around the masks."""
+    buf, codes = _code_buffer(*coded.shape, radius)
+    union = cv2.countNonZero(coded)
+    inter = cv2.countNonZero(cv2.compare(coded, _GT, cv2.CMP_GT))
+    _write_boundary(coded, codes[radius : radius + coded.shape[0], radius : radius + coded.shape[1]])
     return inter / union, _f_from_counts(*_match_counts(codes, buf, radius))
 
 
@@ -241,12 +241,12 @@ def jaccard_and_boundary_f(
         # COCO RLE decodes column-major. J and F are invariant under transposing both masks (seg2bmap's
         # right/down rules swap into each other, the disk is symmetric), so work on the C-ordered views.
         pred_u8, gt_u8 = pred_u8.T, gt_u8.T
-    pred_u8, gt_u8 = np.ascontiguousarray(pred_u8), np.ascontiguousarray(gt_u8)
-    box = _crop_box(pred_u8, gt_u8)
+    coded = np.multiply(gt_u8, _GT, dtype=np.uint8, order="C")  # 0, 1 (pred), _GT (GT), 255 (both)
+    coded += pred_u8
+    box = _crop_box(coded)
     if box is None:
         return 1.0, 1.0
-    radius = boundary_radius(tuple(pred_u8.shape), bound_th)
-    return _crop_jf(pred_u8[box], gt_u8[box], radius)
+    return _crop_jf(coded[box], boundary_radius(coded.shape, bound_th))
 
 
 def jaccard_and_boundary_f_upstream(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
