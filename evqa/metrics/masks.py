@@ -221,7 +221,7 @@ def _crop_jf(coded: np.ndarray, radius: int) -> tuple[float, float]:
     margin around the masks."""
     buf, codes = _code_buffer(*coded.shape, radius)
     union = cv2.countNonZero(coded)
-    inter = cv2.countNonZero(cv2.compare(coded, _GT, cv2.CMP_GT))
+    inter = cv2.countNonZero(cv2.threshold(coded, _GT, 1, cv2.THRESH_BINARY)[1])  # code 255
     _write_boundary(coded, codes[radius : radius + coded.shape[0], radius : radius + coded.shape[1]])
     return inter / union, _f_from_counts(*_match_counts(codes, buf, radius))
 

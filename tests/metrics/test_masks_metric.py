@@ -209,3 +209,13 @@ def test_large_radius_equals_full_frame(seed):
     radius = int(rng.integers(9, 25))
     got = jaccard_and_boundary_f(pred, gt, bound_th=radius)
     assert got == pytest.approx(_reference_jf(pred, gt, bound_th=radius), abs=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 2), (2, 1), (1, 30), (30, 1), (2, 2), (3, 7)])
+def test_tiny_frames_equal_full_frame(shape):
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    for _ in range(40):
+        pred, gt = rng.random(shape) > 0.5, rng.random(shape) > 0.5
+        for bound_th in (0.008, 1, 3):
+            want = _reference_jf(pred, gt, bound_th=bound_th)
+            assert jaccard_and_boundary_f(pred, gt, bound_th) == pytest.approx(want, abs=1e-12)
