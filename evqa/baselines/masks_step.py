@@ -61,7 +61,7 @@ class ReferringSegmenter:
         """Last-layer hidden state [D] that predicts `<|seg|>` after 'It is ' for `expression`."""
         import torch
 
-        from evqa.baselines.ours import llm_inputs
+        from evqa.model.predictor import llm_inputs
         from evqa.prompts import SEG_TOKEN
         from evqa.training.sources.base import SEG_TARGET, segmentation_prompt
 

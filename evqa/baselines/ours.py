@@ -122,16 +122,6 @@ class UniPixelModel(EvqaModel):
     """A released UniPixel checkpoint converted with `evqa convert-unipixel` (same architecture as ours)."""
 
 
-def llm_inputs(model, processor, examples: list[dict]) -> dict:
-    """Left-padded LLM inputs of `EvqaProcessor.encode_generation_prompt` examples, on the model's device."""
-    from evqa.model.predictor import LLM_KEYS
-
-    batch = processor.collate(examples, padding_side="left")
-    inputs = {k: batch[k].to(model.device) for k in LLM_KEYS}
-    inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(model.dtype)
-    return inputs
-
-
 def is_own_prompt(request: Request) -> bool:
     """True when the request asks the generative question the way the EVQA model was trained."""
     if request.question is None or not request.candidates:
