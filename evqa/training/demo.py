@@ -98,7 +98,9 @@ def losing_metrics(model: dict, baselines: dict[str, dict]) -> list[str]:
 def run_demo(
     out: str | Path, *, data_root: str, config: str = DEMO_CONFIG, overrides=(), infer_args=()
 ) -> dict:
-    """Run every stage; writes `<out>/demo_results.json` = {"model": results, "baselines": {name: results}}."""
+    """Run every stage; writes `<out>/demo_results.json` = {"model": results, "baselines": {name: results}}.
+
+    data_root: the synthetic data (None: the synth default root); generated there if missing."""
     from evqa.data.synth import ensure_synth
     from evqa.io import write_json_atomic
 
