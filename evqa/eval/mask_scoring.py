@@ -12,9 +12,9 @@ Either way a per-entry error (unreadable file, size mismatch) scores that entry 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -137,14 +137,30 @@ def _one_thread() -> None:
     cv2.setNumThreads(1)
 
 
+def _pool_context():
+    """A multiprocessing context whose workers never inherit a parent's locked mutexes.
+
+    `fork` copies the parent mid-flight: once OpenCV (or BLAS, tqdm's monitor, ...) has run threads in the
+    parent, a child can inherit a lock that no thread will ever release and hang at 0 % CPU. `forkserver`
+    forks workers from a fresh single-threaded server that has only imported this module (preloaded once,
+    so a worker starts without re-importing NumPy / OpenCV); `spawn` where there is no fork at all."""
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" not in methods:
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
 def score_masks(tasks: list[MaskTask], *, num_workers: int = 1, progress: bool = True) -> list[dict]:
-    """Score every task (in order), with `num_workers` processes when > 1; shows a progress bar."""
+    """Score every task (in order), with `num_workers` processes when > 1; shows a progress bar.
+
+    Pool results equal the serial ones: `score_entry` and the `MaskTask`s are module-level and picklable,
+    and a worker keeps only a small per-root `MaskStore` cache between tasks."""
     bar = dict(total=len(tasks), desc="Scoring masks", unit="entry", disable=not progress)
     if num_workers <= 1 or len(tasks) < 2:
         return [score_entry(t) for t in tqdm(tasks, **bar)]
     workers = min(num_workers, len(tasks), os.cpu_count() or 1)
     chunksize = max(1, len(tasks) // (workers * 8))
-    with get_context("fork" if hasattr(os, "fork") else "spawn").Pool(
-        workers, initializer=_one_thread
-    ) as pool:
+    with _pool_context().Pool(workers, initializer=_one_thread) as pool:
         return list(tqdm(pool.imap(score_entry, tasks, chunksize=chunksize), **bar))

@@ -54,3 +54,19 @@ def test_pool_equals_serial(roots):
     gt, pred = roots
     tasks = [MaskTask(e, gt, pred, p) for e in ("a", "zz", "a") for p in ("evqa", "upstream")]
     assert score_masks(tasks, num_workers=2, progress=False) == score_masks(tasks, progress=False)
+
+
+def test_pool_never_forks_the_parent():
+    """A forked child can inherit a mutex held by one of OpenCV's threads and hang forever."""
+    from evqa.eval.mask_scoring import _pool_context
+
+    assert _pool_context().get_start_method() in ("forkserver", "spawn")
+
+
+def test_pool_twice_after_opencv_ran_in_parent(roots):
+    """This sequence hung at 0 % CPU with a fork-started pool (second pool, after cv2 had run threads)."""
+    gt, pred = roots
+    tasks = [MaskTask("a", gt, pred, "evqa")] * 4
+    serial = score_masks(tasks, progress=False)  # runs cv2 in this process
+    for _ in range(2):
+        assert score_masks(tasks, num_workers=2, progress=False) == serial
