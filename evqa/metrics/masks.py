@@ -123,9 +123,9 @@ def _boundary_pixels(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Flat indices and codes of the non-zero bytes of `buf` (length a multiple of 8), scanning by words."""
     words = buf.view(np.uint64)
     nonzero_words = (words != 0).nonzero()[0]
-    octets = words[nonzero_words].view(np.uint8)
+    octets = words.take(nonzero_words).view(np.uint8)
     hit = (octets != 0).nonzero()[0]
-    return (nonzero_words[hit >> 3] << 3) | (hit & 7), octets[hit]
+    return (nonzero_words.take(hit >> 3) << 3) | (hit & 7), octets.take(hit)
 
 
 def _rect_flags(integral: np.ndarray, origin: np.ndarray, plan, stride: int, radius: int) -> np.ndarray:
@@ -136,8 +136,11 @@ def _rect_flags(integral: np.ndarray, origin: np.ndarray, plan, stride: int, rad
         top_left = (radius - hh) * stride + radius - ww
         down, right = (2 * hh + 1) * stride, 2 * ww + 1
         base = integral[top_left:]
-        total = base[down + right :][origin] + base[origin] - base[right:][origin] - base[down:][origin]
-        flags = decode[total] if flags is None else flags | decode[total]
+        total = base[down + right :].take(origin)
+        total += base.take(origin)
+        total -= base[right:].take(origin)
+        total -= base[down:].take(origin)
+        flags = decode.take(total) if flags is None else flags | decode.take(total)
     return flags
 
 
@@ -152,7 +155,7 @@ def _match_counts(codes: np.ndarray, buf: np.ndarray, radius: int) -> tuple[int,
     """(predicted boundary px, GT boundary px, matched predicted, matched GT) of the code image `codes`
     ((h, stride) view of `buf`, zero outside a `radius` margin and in its last column)."""
     pos, code = _boundary_pixels(buf)
-    need = _NEED[code]
+    need = _NEED.take(code)
     n_pred, n_gt = int(np.count_nonzero(need & _FOUND_GT)), int(np.count_nonzero(need & _FOUND_PRED))
     if n_pred == 0 or n_gt == 0:
         return n_pred, n_gt, 0, 0
@@ -165,8 +168,8 @@ def _match_counts(codes: np.ndarray, buf: np.ndarray, radius: int) -> tuple[int,
     undecided = left.nonzero()[0]
     if undecided.size and plan[2].size:
         rest = (plan[2][:, 0] + radius) * stride + plan[2][:, 1] + radius
-        seen = np.bitwise_or.reduce(codes.ravel()[rest[:, None] + origin[undecided]], axis=0)
-        hits[undecided] |= _FOUND_BY_OR[seen] & left[undecided]
+        seen = np.bitwise_or.reduce(codes.ravel().take(rest[:, None] + origin.take(undecided)), axis=0)
+        hits[undecided] |= _FOUND_BY_OR.take(seen) & left.take(undecided)
     return n_pred, n_gt, int(np.count_nonzero(hits & _FOUND_GT)), int(np.count_nonzero(hits & _FOUND_PRED))
 
 
