@@ -132,3 +132,12 @@ def frame_label(timestamp: float) -> str:
 def image_label(label: str) -> str:
     """The text placed before an extra option image: 'Image A:'."""
     return f"Image {label}:"
+
+
+SEG_TARGET = f"It is {SEG_TOKEN}."
+
+
+def segmentation_prompt(expression: str) -> str:
+    """The user turn of a referring-segmentation sample (training sources and the masks step); its
+    assistant turn is `SEG_TARGET`."""
+    return f"Please segment the {expression.strip().rstrip('.')} in this video."

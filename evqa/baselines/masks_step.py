@@ -62,8 +62,7 @@ class ReferringSegmenter:
         import torch
 
         from evqa.model.predictor import llm_inputs
-        from evqa.prompts import SEG_TOKEN
-        from evqa.training.sources.base import SEG_TARGET, segmentation_prompt
+        from evqa.prompts import SEG_TARGET, SEG_TOKEN, segmentation_prompt
 
         example = self.processor.encode_generation_prompt(frames, timestamps, segmentation_prompt(expression))
         prefix = self.processor.tokenizer(SEG_TARGET.split(SEG_TOKEN)[0], add_special_tokens=False)[

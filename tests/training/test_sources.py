@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from evqa.errors import ConfigError, DataError
+from evqa.prompts import SEG_TARGET
 from evqa.training.sources import build_source, load_example
-from evqa.training.sources.base import SEG_TARGET, choose_frames
+from evqa.training.sources.base import choose_frames
 
 FIX = Path(__file__).parents[1] / "fixtures" / "training"
 

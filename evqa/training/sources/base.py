@@ -19,16 +19,8 @@ from PIL import Image
 
 from evqa.data.masks import rle_decode
 from evqa.errors import DataError
-from evqa.prompts import SEG_TOKEN
 
 DataType = Literal["mask", "text"]
-
-SEG_TARGET = f"It is {SEG_TOKEN}."
-
-
-def segmentation_prompt(expression: str) -> str:
-    """The user turn of a referring-segmentation sample (target: `SEG_TARGET`)."""
-    return f"Please segment the {expression.strip().rstrip('.')} in this video."
 
 
 class MaskTrack:

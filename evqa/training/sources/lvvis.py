@@ -14,7 +14,8 @@ from pathlib import Path
 
 from evqa.errors import DataError
 from evqa.io import read_json
-from evqa.training.sources.base import SEG_TARGET, FrameRef, RleTrack, Source, SourceItem, segmentation_prompt
+from evqa.prompts import SEG_TARGET, segmentation_prompt
+from evqa.training.sources.base import FrameRef, RleTrack, Source, SourceItem
 
 
 class LvvisSource(Source):

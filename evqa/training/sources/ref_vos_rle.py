@@ -13,15 +13,8 @@ from pathlib import Path
 
 from evqa.errors import DataError
 from evqa.io import read_json
-from evqa.training.sources.base import (
-    SEG_TARGET,
-    FrameRef,
-    RleTrack,
-    Source,
-    SourceItem,
-    frame_paths,
-    segmentation_prompt,
-)
+from evqa.prompts import SEG_TARGET, segmentation_prompt
+from evqa.training.sources.base import FrameRef, RleTrack, Source, SourceItem, frame_paths
 
 
 def _videos(meta_path: Path) -> dict:

@@ -16,14 +16,8 @@ import numpy as np
 from evqa.data.masks import rle_decode
 from evqa.errors import DataError
 from evqa.io import read_json
-from evqa.training.sources.base import (
-    SEG_TARGET,
-    FrameRef,
-    MaskTrack,
-    Source,
-    SourceItem,
-    segmentation_prompt,
-)
+from evqa.prompts import SEG_TARGET, segmentation_prompt
+from evqa.training.sources.base import FrameRef, MaskTrack, Source, SourceItem
 
 
 class VicasTrack(MaskTrack):
