@@ -106,7 +106,7 @@ def test_question_and_candidates(synth):
     gen = pd.read_csv(paths.gen_csv)
     for row in gen.itertuples():
         candidates = ast.literal_eval(row.candidates)
-        assert len(candidates) == 4 and len(set(candidates)) == 4 and row.answer in candidates
+        assert len(candidates) == 5 and len(set(candidates)) == 5 and row.answer in candidates
         assert row.category in ("colour", "shape")
     mcq = pd.read_csv(paths.mcq_csv)
     assert list(mcq.columns)[:6] == ["entry_id", "video", "video_path", "question", "options", "answer"]

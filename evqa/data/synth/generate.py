@@ -23,7 +23,7 @@ from evqa.errors import ConfigError, DataError
 DEFAULTS = {"num_train": 300, "num_test": 50, "size": (112, 112), "fps": 6.0}
 _SPLIT_CODE = {"test": 0, "train": 1}
 # Bump when the same seed would give different files, so `ensure_synth` never serves stale data.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: candidates are every value of the family, in a fixed order
 _OWNED = ("benchmark", "instruct", "baselines", META_FILE)
 
 

@@ -1,9 +1,12 @@
 """Questions about a synthetic clip, and the distractor options of the multiple-choice variant.
 
 Two question families, both answerable only by finding the evidence object in the video:
-  * colour: "What colour is the <shape> that appears in the video?"  -> candidates are colours
-  * shape:  "What shape is the <colour> object in the video?"        -> candidates are shapes
-The distractor object (another colour and shape) is always among the wrong candidates when present.
+  * colour: "What colour is the <shape> that appears in the video?"  -> candidates are the five colours
+  * shape:  "What shape is the <colour> object in the video?"        -> candidates are the five shapes
+The candidates of a family are always all of its values in one fixed order, so an answer letter stands for
+one visual property: a tiny model learns the task from pixels in minutes, with no need to learn to read
+and match option texts first. The distractor object (another colour and shape) is therefore always among
+the wrong candidates. The MCQ variant shuffles the same five options.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import numpy as np
 
 from evqa.data.synth.scenes import COLOURS, SHAPES, ClipSpec, ObjectTrack, shape_mask
 
-NUM_CANDIDATES = 4  # generative benchmark and instruct data
 NUM_MCQ_OPTIONS = 5  # MCQ qa task (A-E), as upstream
 
 
@@ -37,41 +39,28 @@ def _label(category: str, value: str) -> str:
     return value.capitalize() if category == "colour" else f"A {value}"
 
 
-def _candidates(
-    rng: np.random.Generator, category: str, evidence: ObjectTrack, distractor: ObjectTrack | None, count: int
-) -> tuple[list[str], int]:
+def _candidates(category: str, evidence: ObjectTrack) -> tuple[list[str], int]:
+    """All values of the family in their fixed order, and the index of the evidence object's value."""
     pool = list(COLOURS) if category == "colour" else list(SHAPES)
     right = evidence.colour if category == "colour" else evidence.shape
-    wrong = [v for v in pool if v != right]
-    chosen = []
-    if distractor is not None:
-        chosen.append(distractor.colour if category == "colour" else distractor.shape)
-    others = [v for v in wrong if v not in chosen]
-    chosen += [str(v) for v in rng.permutation(others)[: count - 1 - len(chosen)]]
-    values = [right] + chosen
-    order = rng.permutation(len(values))
-    ordered = [values[i] for i in order]
-    return [_label(category, v) for v in ordered], int(np.flatnonzero(order == 0)[0])
+    return [_label(category, v) for v in pool], pool.index(right)
 
 
-def make_question(rng: np.random.Generator, spec: ClipSpec, count: int = NUM_CANDIDATES) -> Question:
-    """One question about the evidence object of `spec` with `count` candidates (seeded by `rng`)."""
+def make_question(rng: np.random.Generator, spec: ClipSpec) -> Question:
+    """One question about the evidence object of `spec` (its family drawn with `rng`)."""
     evidence = spec.evidence
     category = "colour" if rng.random() < 0.5 else "shape"
     if category == "colour":
         text = f"What colour is the {evidence.shape} that appears in the video?"
     else:
         text = f"What shape is the {evidence.colour} object in the video?"
-    candidates, index = _candidates(rng, category, evidence, spec.distractor, count)
+    candidates, index = _candidates(category, evidence)
     return Question(text, candidates, index, category, evidence.name)
 
 
 def mcq_options(rng: np.random.Generator, question: Question, spec: ClipSpec) -> list[str]:
-    """The MCQ qa options: the question's candidates plus one more of the same family, reshuffled."""
-    pool = [_label(question.category, v) for v in (COLOURS if question.category == "colour" else SHAPES)]
-    extra = [v for v in pool if v not in question.candidates]
-    options = question.candidates + [str(rng.choice(extra))]
-    return [options[i] for i in rng.permutation(len(options))][:NUM_MCQ_OPTIONS]
+    """The MCQ qa options (A-E): the question's five candidates in a random order."""
+    return [question.candidates[i] for i in rng.permutation(len(question.candidates))][:NUM_MCQ_OPTIONS]
 
 
 def _iou(a: tuple[int, int], b: tuple[int, int]) -> float:

@@ -19,7 +19,6 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "blue": (50, 90, 235),
     "yellow": (230, 210, 40),
     "magenta": (210, 60, 210),
-    "cyan": (40, 210, 210),
 }
 SHAPES = ("circle", "square", "triangle", "diamond", "cross")
 BACKGROUND = (20, 20, 20)
