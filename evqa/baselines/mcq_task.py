@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,8 @@ import numpy as np
 from evqa import prompts
 from evqa.baselines.base import Response
 from evqa.baselines.tasks import TaskBase, add_usage
-from evqa.errors import ConfigError, DataError
+from evqa.data.video import read_image
+from evqa.errors import ConfigError
 
 MCQ_TASKS = ("qa", "time_evidence", "spatial_evidence")
 # record field of each task's letter (upstream names)
@@ -28,17 +28,6 @@ def expand_mcq_task(task: str) -> tuple[str, ...]:
             f"unknown MCQ task '{task}', expected one of {', '.join(MCQ_TASKS)}, all", field="--task"
         )
     return (task,)
-
-
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """An option image as uint8 [H, W, 3] RGB (grey or RGBA files are converted)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
-    except (OSError, ValueError) as err:
-        raise DataError(f"cannot read option image ({err})", path=path) from None
 
 
 class McqTask(TaskBase):

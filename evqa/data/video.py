@@ -106,16 +106,22 @@ def _folder_info(path: Path) -> tuple[float, int, int, int]:
     return FRAME_FOLDER_FPS, len(files), width, height
 
 
-def _folder_read(path: Path, indices: np.ndarray) -> np.ndarray:
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """One image file as a frame: uint8 [H, W, 3] RGB (grey / RGBA / palette converted); DataError naming
+    the file if it cannot be read."""
     from PIL import Image
 
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"))
+    except (OSError, ValueError) as err:
+        raise DataError(f"cannot read image ({err})", path=path) from None
+
+
+def _folder_read(path: Path, indices: np.ndarray) -> np.ndarray:
     files = _folder_files(path)
     _check_range(path, indices, len(files))
-    frames = []
-    for idx in indices:
-        with Image.open(files[idx]) as img:
-            frames.append(np.asarray(img.convert("RGB")))
-    return np.stack(frames)
+    return np.stack([read_image(files[idx]) for idx in indices])
 
 
 def _check_range(path: Path, indices: np.ndarray, count: int) -> None:

@@ -7,7 +7,6 @@ the video's own timeline so the LLM sees true timestamps (seconds).
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from evqa.data.masks import rle_decode
+from evqa.data.video import read_image
 from evqa.errors import DataError
 
 DataType = Literal["mask", "text"]
@@ -158,15 +158,6 @@ def choose_frames(
         return sorted(rng.sample(pool, num_frames))
     rest = [i for i in range(num_available) if i not in set(pool)]
     return sorted(pool + rng.sample(rest, num_frames - len(pool)))
-
-
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """uint8 [H, W, 3] RGB of one image file; DataError naming the file if it cannot be read."""
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
-    except (OSError, ValueError) as err:
-        raise DataError(f"cannot read image ({err})", path=path) from None
 
 
 def _load_pixels(ref: FrameRef, num_frames: int, rng: random.Random, preferred: Sequence[int]):
