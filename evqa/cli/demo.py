@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 
@@ -24,6 +25,10 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The tiny model is latency-bound: one intra-op thread per process is about as fast on an idle machine
+    # and avoids several-fold slowdowns when the cores are shared (set OMP_NUM_THREADS to override). It must
+    # be set before torch is imported.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     from evqa.eval.report import format_comparison
     from evqa.training.demo import MODEL_NAME, losing_metrics, run_demo
 
