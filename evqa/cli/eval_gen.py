@@ -10,7 +10,7 @@ import argparse
 import os
 from pathlib import Path
 
-from evqa.errors import ConfigError
+from evqa.cli.common import prediction_path
 from evqa.io import write_json_atomic
 
 
@@ -51,11 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from evqa.eval.report import format_table
     from evqa.eval.st_evidence import evaluate_gen
 
-    pred_file = args.pred_file or args.pred
-    if pred_file is None:
-        raise ConfigError("a prediction file is required (--pred_file PRED)", field="--pred_file")
-    if args.pred and args.pred_file and args.pred != args.pred_file:
-        raise ConfigError("give the prediction file once (positional or --pred_file)", field="--pred_file")
+    pred_file = prediction_path(args)
     gt_file, gt_mask_dir = _defaults(args)
     workers = args.num_workers if args.num_workers is not None else (os.cpu_count() or 1)
     results = evaluate_gen(gt_file, pred_file, protocol=args.protocol, eval_masks=args.eval_masks,

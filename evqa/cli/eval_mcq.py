@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evqa.errors import ConfigError
+from evqa.cli.common import prediction_path
 from evqa.io import write_json_atomic
 
 
@@ -40,9 +40,7 @@ def _data_files(args) -> tuple[str, str | None, str | None]:
 def run(args: argparse.Namespace) -> int:
     from evqa.eval.mcq import evaluate_mcq, format_mcq_table
 
-    pred_file = args.pred_file or args.pred
-    if pred_file is None:
-        raise ConfigError("a prediction file is required (PRED or --pred_file PRED)", field="--pred_file")
+    pred_file = prediction_path(args)
     data_file, distractors, masks = _data_files(args)
     results = evaluate_mcq(pred_file, data_file=data_file, distractors_file=distractors, mask_file=masks)
     print(format_mcq_table(results))

@@ -105,3 +105,9 @@ def test_bad_protocol_is_rejected_by_argparse(capsys):
     with pytest.raises(SystemExit):
         main(["eval", "--protocol", "paper"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["eval", "eval-mcq"])
+def test_two_different_prediction_files_are_rejected(command, capsys):
+    code = main([command, "a.json", "--pred_file", "b.json"])
+    assert code == 2 and "give the prediction file once" in capsys.readouterr().err
