@@ -141,3 +141,8 @@ def segmentation_prompt(expression: str) -> str:
     """The user turn of a referring-segmentation sample (training sources and the masks step); its
     assistant turn is `SEG_TARGET`."""
     return f"Please segment the {expression.strip().rstrip('.')} in this video."
+
+
+def grounded_question_prompt(question: str) -> str:
+    """A question whose answer is an object (GroundMoRe): answer it and segment that object."""
+    return f"{question.strip()} Answer the question and segment the object that answers it."

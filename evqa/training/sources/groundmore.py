@@ -12,13 +12,8 @@ from pathlib import Path
 
 from evqa.errors import DataError
 from evqa.io import read_json
-from evqa.prompts import SEG_TOKEN
+from evqa.prompts import SEG_TOKEN, grounded_question_prompt
 from evqa.training.sources.base import FrameRef, PaletteTrack, Source, SourceItem, frame_paths
-
-
-def groundmore_prompt(question: str) -> str:
-    """A question whose answer is an object: answer it and segment that object."""
-    return f"{question.strip()} Answer the question and segment the object that answers it."
 
 
 class GroundmoreSource(Source):
@@ -60,7 +55,7 @@ class GroundmoreSource(Source):
                         self.name,
                         sample_id,
                         "mask",
-                        groundmore_prompt(question),
+                        grounded_question_prompt(question),
                         target,
                         ref,
                         PaletteTrack(pngs, objects),
