@@ -12,19 +12,23 @@ Definitions follow the DAVIS 2017 evaluation (`db_eval_iou`, `db_eval_boundary`,
     F = 2PR / (P + R), 0 when P + R = 0.
 
 Speed: everything runs inside the bounding box of the two masks grown by one pixel (boundary pixels and the
-pixels that decide them lie inside it). The two masks are coded into one uint8 image (prediction = 1,
-ground truth = `_GT`, both = 255: disjoint bits), so one seg2bmap pass yields both boundary maps coded the
-same way. F needs, per boundary pixel, only whether a pixel of the other map lies in its disk: that is answered from one integral image of the codes (a rectangle's counts of predicted and of
-GT boundary pixels decode exactly from its one code sum, s % _GT and s // _GT, because it holds fewer than
-`_GT` pixels) for two rectangles inside the disk, and, for the few pixels they leave undecided, by reading
-the rest of the disk. Integer offsets only, so a pixel at d^2 = r^2 matches and one at r^2 + 1 does not.
-Cost: a few passes over the crop plus a little work per boundary pixel, not crop area x disk size.
+pixels that decide them lie inside it). Two full-frame row sums give the rows of the box and the mask areas;
+only that band of rows is coded into one uint8 image (prediction = 1, ground truth = `_GT`, both = 255:
+disjoint bits), whose OR over rows gives the columns and whose crop gives the union. One seg2bmap pass over
+the crop yields both boundary maps coded the same way. F needs, per boundary pixel, only whether a pixel of
+the other map lies in its disk. The disk is a union of centred rectangles (the corners of its staircase); a
+rectangle's counts of predicted and GT boundary pixels decode exactly from its code sum in one integral image
+(s % _GT and s // _GT, as it holds fewer than `_GT` pixels). Every pixel is first tested with the largest
+rectangle, the few it leaves undecided with the others; disk pixels outside every rectangle (large radii)
+are read directly. Integer offsets only, so a pixel at d^2 = r^2 matches and one at r^2 + 1 does not.
+Cost: a few passes over the band and the crop plus a few gathers per boundary pixel, not crop x disk.
 """
 
 from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -32,10 +36,10 @@ import numpy as np
 BOUND_TH = 0.008
 
 _GT = 254  # code of a GT boundary pixel; a predicted one is 1, both 255 (disjoint bits)
-_FOUND_PRED, _FOUND_GT = 1, 2  # "a predicted / GT boundary pixel lies in the disk" flags
-_NEED = np.zeros(256, np.uint8)  # code -> flags a pixel needs: a predicted pixel needs a GT one and so on
-_NEED[1], _NEED[_GT], _NEED[_GT | 1] = _FOUND_GT, _FOUND_PRED, _FOUND_GT | _FOUND_PRED
-_FOUND_BY_OR = np.array([(v & 1) * _FOUND_PRED | (v >> 7) * _FOUND_GT for v in range(256)], np.uint8)
+_GT_U8 = np.uint8(_GT)
+_FOUND_PRED, _FOUND_GT = 1, 2  # "a predicted / GT boundary pixel lies in the region" flags
+# seen code bits -> the flags still missing: bit 0 (a predicted pixel), bit 7 (a GT pixel)
+_ABSENT = np.array([3 ^ ((v & 1) * _FOUND_PRED | (v >> 7) * _FOUND_GT) for v in range(256)], np.uint8)
 
 
 @lru_cache(maxsize=64)
@@ -97,26 +101,42 @@ def boundary_f(pred: np.ndarray, gt: np.ndarray, bound_th: float = BOUND_TH) -> 
     return jaccard_and_boundary_f(pred, gt, bound_th)[1]
 
 
-@lru_cache(maxsize=32)
-def _disk_plan(radius: int) -> tuple[int, int, np.ndarray, np.ndarray]:
-    """(w, h, rest, decode) for matching within disk(radius).
+class _DiskPlan(NamedTuple):
+    """How to test a disk of radius r: centred rectangles (w, h) = [-w, w] x [-h, h], largest first, each
+    holding < `_GT` pixels, as corner coefficients; the (dy, dx) of disk pixels outside every rectangle; and
+    `missing[s]`, the flags a rectangle with code sum s lacks (no predicted pixel: s % _GT == 0; no GT: s < _GT)."""
 
-    [-w, w] x [-h, h] and its transpose are the largest rectangles inside the disk holding < `_GT` pixels
-    (so one code sum decodes); `rest` lists the (dy, dx) of the disk outside both, and `decode[s]` is the
-    found-flags of a rectangle whose code sum is s (GT pixels = s // _GT, predicted = s % _GT)."""
-    best = (0, 0)
-    for h in range(radius + 1):
-        w = math.isqrt(radius * radius - h * h)
-        w = min(w, ((_GT - 1) // (2 * h + 1) - 1) // 2)
-        if w >= h and (2 * w + 1) * (2 * h + 1) > (2 * best[0] + 1) * (2 * best[1] + 1):
-            best = (w, h)
-    w, h = best
+    first: tuple[int, int, int, int]  # (w, h, 2w + 1, 2h + 1) of the largest rectangle
+    corner_rows: np.ndarray  # (4k,) row offsets of the other rectangles' corners, order (+, +, -, -) per rect
+    corner_cols: np.ndarray  # (4k,) matching column offsets
+    rest: np.ndarray  # (m, 2) (dy, dx)
+    missing: np.ndarray  # uint8 table indexed by a rectangle's code sum
+
+
+@lru_cache(maxsize=32)
+def _disk_plan(radius: int) -> _DiskPlan:
+    steps = set()
+    for h in range(radius + 1):  # the widest rectangle of each height, narrowed to fewer than _GT pixels
+        cap = ((_GT - 1) // (2 * h + 1) - 1) // 2
+        if cap >= 0:
+            steps.add((min(math.isqrt(radius * radius - h * h), cap), h))
+    rects = [(w, h) for w, h in steps if not any(a >= w and b >= h and (a, b) != (w, h) for a, b in steps)]
+    rects.sort(key=lambda wh: (-(2 * wh[0] + 1) * (2 * wh[1] + 1), wh[1]))
     span = range(-radius, radius + 1)
     rest = [(dy, dx) for dy in span for dx in span if dy * dy + dx * dx <= radius * radius
-            and not (abs(dx) <= w and abs(dy) <= h) and not (abs(dx) <= h and abs(dy) <= w)]  # fmt: skip
-    sums = np.arange(255 * (2 * w + 1) * (2 * h + 1) + 1)
-    decode = np.where(sums % _GT != 0, _FOUND_PRED, 0) | np.where(sums >= _GT, _FOUND_GT, 0)
-    return w, h, np.array(rest, np.intp).reshape(-1, 2), decode.astype(np.uint8)
+            and not any(abs(dx) <= w and abs(dy) <= h for w, h in rects)]  # fmt: skip
+    rows = [r for w, h in rects[1:] for r in (-h, h + 1, -h, h + 1)]
+    cols = [c for w, h in rects[1:] for c in (-w, w + 1, w + 1, -w)]
+    sums = np.arange(255 * max((2 * w + 1) * (2 * h + 1) for w, h in rects) + 1)
+    missing = np.where(sums % _GT == 0, _FOUND_PRED, 0) | np.where(sums < _GT, _FOUND_GT, 0)
+    w, h = rects[0]
+    return _DiskPlan(
+        (w, h, 2 * w + 1, 2 * h + 1),
+        np.array(rows, np.intp),
+        np.array(cols, np.intp),
+        np.array(rest, np.intp).reshape(-1, 2),
+        missing.astype(np.uint8),
+    )
 
 
 def _boundary_pixels(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,20 +148,52 @@ def _boundary_pixels(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (nonzero_words.take(hit >> 3) << 3) | (hit & 7), octets.take(hit)
 
 
-def _rect_flags(integral: np.ndarray, origin: np.ndarray, plan, stride: int, radius: int) -> np.ndarray:
-    """Found-flags from the two rectangles of `plan` around each pixel (origin = its disk's top-left)."""
-    w, h, _, decode = plan
-    flags = None
-    for ww, hh in ((w, h), (h, w)):
-        top_left = (radius - hh) * stride + radius - ww
-        down, right = (2 * hh + 1) * stride, 2 * ww + 1
-        base = integral[top_left:]
-        total = base[down + right :].take(origin)
-        total += base.take(origin)
-        total -= base[right:].take(origin)
-        total -= base[down:].take(origin)
-        flags = decode.take(total) if flags is None else flags | decode.take(total)
-    return flags
+def _first_missing(integral: np.ndarray, pos: np.ndarray, plan: _DiskPlan, stride: int) -> np.ndarray:
+    """Missing-flags of the largest rectangle around each pixel (flat index `pos` in the integral's grid)."""
+    w, h, width, height = plan.first
+    top_left = pos - (h * stride + w)
+    total = integral.take(top_left)
+    total += integral[height * stride + width :].take(top_left)
+    total -= integral[width:].take(top_left)
+    total -= integral[height * stride :].take(top_left)
+    # Every rectangle holds the pixel itself, so only the other map's flag can be missing.
+    return plan.missing.take(total)
+
+
+def _still_missing(integral, codes, pos, left, plan: _DiskPlan, stride: int) -> np.ndarray:
+    """`left` (missing-flags) of the pixels at `pos` after the other rectangles and the direct reads."""
+    if plan.corner_rows.size:
+        offsets = plan.corner_rows * stride + plan.corner_cols
+        corners = integral.take(offsets[:, None] + pos).reshape(-1, 4, pos.size)
+        total = corners[:, 0] + corners[:, 1]
+        total -= corners[:, 2]
+        total -= corners[:, 3]
+        left &= np.bitwise_and.reduce(plan.missing.take(total), axis=0)
+    if plan.rest.size:
+        offsets = plan.rest[:, 0] * stride + plan.rest[:, 1]
+        left &= _ABSENT.take(np.bitwise_or.reduce(codes.ravel().take(offsets[:, None] + pos), axis=0))
+    return left
+
+
+def _match_counts(codes: np.ndarray, buf: np.ndarray, radius: int) -> tuple[int, int, int, int]:
+    """(predicted boundary px, GT boundary px, matched predicted, matched GT) of the code image `codes`
+    ((h, stride) view of `buf`, zero outside a `radius` margin and in its last column)."""
+    pos, code = _boundary_pixels(buf)
+    code_sum = int(cv2.sumElems(code)[0])  # n_pred + 254 n_gt
+    n_gt = (code_sum - int(cv2.sumElems(code.view(np.int8))[0])) // 256  # bytes >= 128 read 256 less
+    n_pred = code_sum - _GT * n_gt
+    if n_pred == 0 or n_gt == 0:
+        return n_pred, n_gt, 0, 0
+    stride, plan = codes.shape[1], _disk_plan(radius)
+    integral = _integral(codes[:, :-1])  # (h+1, stride): a pixel's flat index is its top-left corner's
+    left = _first_missing(integral, pos, plan, stride)
+    undecided = (left != 0).nonzero()[0]
+    if undecided.size == 0:
+        return n_pred, n_gt, n_pred, n_gt
+    left = _still_missing(integral, codes, pos.take(undecided), left.take(undecided), plan, stride)
+    left_sum, n_left = int(cv2.sumElems(left)[0]), cv2.countNonZero(left)
+    pred_misses, gt_misses = left_sum - n_left, 2 * n_left - left_sum  # a flag is 2 (predicted) or 1 (GT)
+    return n_pred, n_gt, n_pred - pred_misses, n_gt - gt_misses
 
 
 def _integral(codes: np.ndarray) -> np.ndarray:
@@ -149,28 +201,6 @@ def _integral(codes: np.ndarray) -> np.ndarray:
     if codes.size * 255 < 2**31:
         return cv2.integral(codes, sdepth=cv2.CV_32S).ravel()
     return cv2.integral(codes, sdepth=cv2.CV_64F).ravel().astype(np.int64)
-
-
-def _match_counts(codes: np.ndarray, buf: np.ndarray, radius: int) -> tuple[int, int, int, int]:
-    """(predicted boundary px, GT boundary px, matched predicted, matched GT) of the code image `codes`
-    ((h, stride) view of `buf`, zero outside a `radius` margin and in its last column)."""
-    pos, code = _boundary_pixels(buf)
-    need = _NEED.take(code)
-    n_pred, n_gt = int(np.count_nonzero(need & _FOUND_GT)), int(np.count_nonzero(need & _FOUND_PRED))
-    if n_pred == 0 or n_gt == 0:
-        return n_pred, n_gt, 0, 0
-    stride = codes.shape[1]
-    plan = _disk_plan(radius)
-    integral = _integral(codes[:, :-1])  # (h+1, stride): a pixel's flat index is its top-left corner's
-    origin = pos - (radius * stride + radius)
-    hits = need & _rect_flags(integral, origin, plan, stride, radius)
-    left = need & ~hits
-    undecided = left.nonzero()[0]
-    if undecided.size and plan[2].size:
-        rest = (plan[2][:, 0] + radius) * stride + plan[2][:, 1] + radius
-        seen = np.bitwise_or.reduce(codes.ravel().take(rest[:, None] + origin.take(undecided)), axis=0)
-        hits[undecided] |= _FOUND_BY_OR.take(seen) & left.take(undecided)
-    return n_pred, n_gt, int(np.count_nonzero(hits & _FOUND_GT)), int(np.count_nonzero(hits & _FOUND_PRED))
 
 
 def _code_buffer(rows: int, cols: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
@@ -206,27 +236,41 @@ def _f_from_counts(n_pred: int, n_gt: int, pred_hits: int, gt_hits: int) -> floa
     return 2 * precision * recall / (precision + recall)
 
 
-def _crop_box(coded: np.ndarray) -> tuple[slice, slice] | None:
-    """Rows/cols of the bounding box of the non-zero pixels grown by one pixel on each side (clipped),
-    None if there are none."""
-    rows = cv2.reduce(coded, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).nonzero()[0]
+def _band(rows: np.ndarray, height: int) -> tuple[int, int]:
+    """Rows [b0, b1) holding rows[0] - 1 .. rows[-1] + 1 (clipped to the frame), widened to a multiple of 4
+    rows where the frame allows (a wider band only adds empty rows)."""
+    b0, b1 = max(0, int(rows[0]) - 1), min(height, int(rows[-1]) + 2)
+    b1 += -(b1 - b0) % 4
+    if b1 > height:
+        b0, b1 = max(0, b0 - (b1 - height)), height
+    return b0, b1
+
+
+def _or_rows(band: np.ndarray) -> np.ndarray:
+    """uint8 (W,) OR of the rows of a C-contiguous (n, W) band (folding four rows per step when n % 4 == 0)."""
+    rows, width = band.shape
+    if rows % 4:
+        return np.bitwise_or.reduce(band, axis=0)
+    folded = np.bitwise_or.reduce(band.reshape(rows // 4, 4 * width), axis=0)
+    return np.bitwise_or.reduce(folded.reshape(4, width), axis=0)
+
+
+def _coded_crop(pred_u8: np.ndarray, gt_u8: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """(crop of the mask codes 0 / 1 = pred / `_GT` = GT / 255 = both over the bounding box of the two masks
+    grown by one pixel (clipped), |P| + |G|), or None if both masks are empty."""
+    per_row = cv2.reduce(pred_u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+    per_row += cv2.reduce(gt_u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+    rows = per_row.nonzero()[0]
     if rows.size == 0:
         return None
-    y0, y1 = int(rows[0]), int(rows[-1]) + 1
-    cols = cv2.reduce(coded[y0:y1], 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).nonzero()[1]
-    x0, x1 = int(cols[0]), int(cols[-1]) + 1
-    height, width = coded.shape
-    return slice(max(0, y0 - 1), min(height, y1 + 1)), slice(max(0, x0 - 1), min(width, x1 + 1))
-
-
-def _crop_jf(coded: np.ndarray, radius: int) -> tuple[float, float]:
-    """(J, F) of a crop of mask codes (0, 1 = pred, `_GT` = GT, 255 = both) with a zero (or frame-edge)
-    margin around the masks."""
-    buf, codes = _code_buffer(*coded.shape, radius)
-    union = cv2.countNonZero(coded)
-    inter = cv2.countNonZero(cv2.threshold(coded, _GT, 1, cv2.THRESH_BINARY)[1])  # code 255
-    _write_boundary(coded, codes[radius : radius + coded.shape[0], radius : radius + coded.shape[1]])
-    return inter / union, _f_from_counts(*_match_counts(codes, buf, radius))
+    height = pred_u8.shape[0]
+    b0, b1 = _band(rows, height)
+    band = np.multiply(gt_u8[b0:b1], _GT_U8)
+    band += pred_u8[b0:b1]
+    cols = _or_rows(band).nonzero()[0]
+    y0, y1 = max(0, int(rows[0]) - 1) - b0, min(height, int(rows[-1]) + 2) - b0
+    crop = band[y0:y1, max(0, int(cols[0]) - 1) : int(cols[-1]) + 2]
+    return crop, int(cv2.sumElems(per_row)[0])
 
 
 def jaccard_and_boundary_f(
@@ -244,12 +288,15 @@ def jaccard_and_boundary_f(
         # COCO RLE decodes column-major. J and F are invariant under transposing both masks (seg2bmap's
         # right/down rules swap into each other, the disk is symmetric), so work on the C-ordered views.
         pred_u8, gt_u8 = pred_u8.T, gt_u8.T
-    coded = np.multiply(gt_u8, _GT, dtype=np.uint8, order="C")  # 0, 1 (pred), _GT (GT), 255 (both)
-    coded += pred_u8
-    box = _crop_box(coded)
-    if box is None:
+    found = _coded_crop(pred_u8, gt_u8)
+    if found is None:
         return 1.0, 1.0
-    return _crop_jf(coded[box], boundary_radius(coded.shape, bound_th))
+    coded, area_sum = found
+    union = cv2.countNonZero(coded)
+    radius = boundary_radius(pred_u8.shape, bound_th)
+    buf, codes = _code_buffer(*coded.shape, radius)
+    _write_boundary(coded, codes[radius : radius + coded.shape[0], radius : radius + coded.shape[1]])
+    return (area_sum - union) / union, _f_from_counts(*_match_counts(codes, buf, radius))
 
 
 def jaccard_and_boundary_f_upstream(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
