@@ -31,13 +31,14 @@ def format_segments(segments: Sequence[Sequence[float]]) -> str:
     return "[" + ", ".join(f"[{float(s):.1f}, {float(e):.1f}]" for s, e in segments) + "]"
 
 
-def evqa_question_prompt(question: str, candidates: Sequence[str]) -> str:
-    """The user turn the EVQA model is trained and evaluated with (video precedes it in the chat)."""
-    return (
-        f"{question.strip()}\n{format_options(candidates)}\n"
-        "Answer with the option's letter, the time segments (in seconds) that support the answer, "
-        "and segment the evidence objects."
-    )
+def evqa_question_prompt(question: str, candidates: Sequence[str], *, segment: bool = True) -> str:
+    """The user turn the EVQA model is trained and evaluated with (video precedes it in the chat).
+
+    `segment=False` (text-only training data such as gen_qa) leaves out the request to segment, so the
+    prompt says which answer format is wanted: with it the target ends in `<|seg|>`, without it it does not."""
+    ask = "Answer with the option's letter, the time segments (in seconds) that support the answer"
+    ask += ", and segment the evidence objects." if segment else "."
+    return f"{question.strip()}\n{format_options(candidates)}\n{ask}"
 
 
 def format_target(letter: str, segments: Sequence[Sequence[float]], *, with_seg: bool = True) -> str:

@@ -57,6 +57,8 @@ def test_mcq_prompts():
 
 def test_evqa_model_prompt_and_target():
     assert prompts.evqa_question_prompt(QUESTION, CANDIDATES) == EVQA_QUESTION
+    no_seg = EVQA_QUESTION.replace(", and segment the evidence objects.", ".")
+    assert prompts.evqa_question_prompt(QUESTION, CANDIDATES, segment=False) == no_seg != EVQA_QUESTION
     target = prompts.format_target("B", [(2.0, 5.5)])
     assert target == "Answer: B. Temporal Evidence: [[2.0, 5.5]]. Spatial Evidence: <|seg|>."
 

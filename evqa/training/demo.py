@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from evqa.errors import EvqaError
+from evqa.errors import ConfigError, EvqaError
 
 log = logging.getLogger(__name__)
 
@@ -24,37 +24,53 @@ HEADLINE = {
 }
 
 
-def synth_sources(paths) -> list[dict]:
-    """The demo mixture on a synthetic root: the gen_mask entries (answer + segments + masks)."""
-    return [
-        {
-            "type": "st_evidence_mask",
-            "csv": str(paths.instruct_mask_csv),
-            "video_dir": str(paths.instruct_video_dir),
-            "mask_dir": str(paths.instruct_mask_dir),
-            "frames_dir": str(paths.frames_dir),
-        }
-    ]
+def _synth_fields(kind: str, paths) -> dict:
+    """The path fields of a source of type `kind` on a synthetic root."""
+    if kind == "st_evidence_qa":
+        return {"csv": str(paths.instruct_qa_csv), "video_dir": str(paths.instruct_video_dir)}
+    if kind == "st_evidence_mask":
+        return {"csv": str(paths.instruct_mask_csv), "video_dir": str(paths.instruct_video_dir),
+                "mask_dir": str(paths.instruct_mask_dir), "frames_dir": str(paths.frames_dir)}  # fmt: skip
+    raise ConfigError(
+        f"the demo trains on st_evidence_qa / st_evidence_mask sources only, not {kind!r}",
+        field="data.sources",
+    )
 
 
-def train_model(paths, out_dir: Path, config: str, overrides: list[str]) -> Path:
-    """Train the tiny model with the real entry point; returns the saved model folder."""
+def synth_sources(paths, sources: list[dict]) -> list[dict]:
+    """The config's `data.sources` pointed at the synthetic root `paths` (type, repeat, ratio kept)."""
+    if not sources:
+        raise ConfigError("the demo config lists no data.sources", field="data.sources")
+    return [{**spec, **_synth_fields(spec.get("type"), paths)} for spec in sources]
+
+
+def demo_config(config: str, overrides: list[str]) -> dict:
+    """The demo YAML as a dict, with `overrides` applied."""
+    from evqa.training.config import apply_overrides, load_yaml
+
+    if not Path(config).is_file():
+        raise EvqaError(f"{config}: demo config not found (run the demo from the repository root)")
+    return apply_overrides(load_yaml(config), list(overrides))
+
+
+def train_model(paths, out_dir: Path, config: str, overrides: list[str], sources: list[dict]) -> Path:
+    """Train the tiny model with the real entry point on `sources` (the config's, re-pointed at the
+    synthetic root); returns the saved model folder."""
     import json
 
     from evqa.training.main import main
 
-    if not Path(config).is_file():
-        raise EvqaError(f"{config}: demo config not found (run the demo from the repository root)")
-    sources = json.dumps(synth_sources(paths))  # JSON is YAML: passes as one override value
-    args = ["--config", config, f"data.sources={sources}", f"training.output_dir={out_dir}"]
-    return main(args + ["training.resume=scratch", *overrides])
+    sources = json.dumps(synth_sources(paths, sources))  # JSON is YAML: passes as one override value
+    args = ["--config", config, *overrides, f"data.sources={sources}", f"training.output_dir={out_dir}"]
+    return main(args + ["training.resume=scratch"])
 
 
 def infer(model_dir: Path, paths, out_dir: Path, extra: list[str]) -> tuple[Path, Path]:
     """Run `evqa infer` with the `ours` adapter on the synthetic test split; (prediction file, mask folder).
 
-    Answers are ~26 tokens long, so generation stops at 48 new tokens (an undertrained model that never
-    emits `<|im_end|>` would otherwise spend minutes per entry)."""
+    `extra` should fix the frames as in training (`--num-frames N`). Answers are ~26 tokens long, so
+    generation stops at 48 new tokens (an undertrained model that never emits `<|im_end|>` would otherwise
+    spend minutes per entry)."""
     from evqa.cli.main import run_command
 
     pred_file, mask_dir = out_dir / "predictions.json", out_dir / "pred_masks"
@@ -107,9 +123,11 @@ def run_demo(
     out = Path(out)
     paths = ensure_synth(data_root)
     log.info("[1/4] synthetic data ready under %s", paths.root)
-    model_dir = train_model(paths, out / "model", config, list(overrides))
+    data = demo_config(config, list(overrides)).get("data", {})
+    model_dir = train_model(paths, out / "model", config, list(overrides), data.get("sources") or [])
     log.info("[2/4] trained model saved to %s", model_dir)
-    pred_file, mask_dir = infer(model_dir, paths, out, list(infer_args))
+    frames = ["--num-frames", str(data.get("num_frames", 8))]  # the frame count the model was trained with
+    pred_file, mask_dir = infer(model_dir, paths, out, frames + list(infer_args))
     log.info("[3/4] predictions written to %s", pred_file)
     results = {"model": score(paths, pred_file, mask_dir), "baselines": baseline_results(paths)}
     write_json_atomic(out / "demo_results.json", results)

@@ -25,11 +25,18 @@ def test_gen_mask_targets_and_box_only_entries_skipped():
     assert e2.prompt.startswith("Where is the backpack?\nA. On the floor\nB. On the bed\n")
 
 
-def test_gen_mask_polygons_on_annotated_frames():
-    ex = load_example(_gen_mask()[0], 2, random.Random(0))  # annotated frames 3 and 6 are preferred
-    np.testing.assert_allclose(ex.timestamps, [0.5, 1.0])
-    assert ex.mask_targets.sum(axis=(1, 2)).tolist() == [25, 25]  # 5x5 square, boundary included
-    assert ex.mask_valid.all() and ex.frames.shape == (2, 6, 8, 3)
+def test_gen_mask_frames_span_the_video_and_only_annotated_frames_have_targets():
+    item = _gen_mask()[0]  # polygon masks (5x5 squares) on frames 3 and 6 only
+    picked = set()
+    for seed in range(12):
+        ex = load_example(item, 2, random.Random(seed))
+        frames = np.round(ex.timestamps * 6).astype(int).tolist()
+        picked |= set(frames)
+        assert ex.frames.shape == (2, 6, 8, 3)
+        assert ex.mask_valid.tolist() == [f in (3, 6) for f in frames]
+        assert ex.mask_targets.sum(axis=(1, 2)).tolist() == [25 if f in (3, 6) else 0 for f in frames]
+    # frames outside the evidence are drawn too: the sampled times must not give the temporal evidence away
+    assert picked - {3, 6} and picked & {3, 6}
 
 
 def test_gen_mask_rle_objects_are_unioned_and_unannotated_frames_invalid():
@@ -48,6 +55,9 @@ def test_gen_qa_text_target_without_seg_token():
                            "video_dir": str(q / "videos")})  # fmt: skip
     item = source[0]
     assert item.data_type == "text" and item.target == "Answer: D. Temporal Evidence: [[0.0, 1.5]]."
+    # the prompt asks for what the target holds: no segmentation request without a <|seg|> target
+    assert item.prompt.endswith("the time segments (in seconds) that support the answer.")
+    assert "segment the evidence" in _gen_mask()[0].prompt
     ex = load_example(item, 8, random.Random(1))
     assert ex.frames.shape[0] == 8 and ex.mask_targets is None
     assert np.all(np.diff(ex.timestamps) > 0) and ex.timestamps.max() <= 11 / 6 + 1e-9

@@ -28,7 +28,14 @@ class MaskTrack:
 
     Subclasses decode lazily: `frames()` lists annotated frame indices, `get(i)` returns bool (H, W) or
     None when frame i is not annotated.
+
+    `sample_annotated`: draw the sampled frames from the annotated ones (referring segmentation: every
+    frame then has a target). False when the answer is about time (ST-Evidence: the temporal evidence is
+    part of the target), so the model sees frames over the whole video as at inference, and the mask loss
+    covers the sampled frames that are annotated.
     """
+
+    sample_annotated: bool = True
 
     def frames(self) -> list[int]:
         raise NotImplementedError
@@ -177,7 +184,7 @@ def _load_pixels(ref: FrameRef, num_frames: int, rng: random.Random, preferred: 
 
 def load_example(item: SourceItem, num_frames: int, rng: random.Random) -> TrainExample:
     """Decode `num_frames` random frames of `item` (with true timestamps) and their mask targets."""
-    preferred = item.masks.frames() if item.masks is not None else ()
+    preferred = item.masks.frames() if item.masks is not None and item.masks.sample_annotated else ()
     frames, timestamps, picks = _load_pixels(item.frames, num_frames, rng, preferred)
     mask_targets = mask_valid = None
     if item.data_type == "mask" and item.masks is not None:

@@ -39,7 +39,12 @@ def _video_fps(path: str) -> float:
 
 
 class StEvidenceTrack(MaskTrack):
-    """Union of an entry's evidence-object masks, mapped from the 6-fps annotation timeline to the video's."""
+    """Union of an entry's evidence-object masks, mapped from the 6-fps annotation timeline to the video's.
+
+    Frames are sampled over the whole video (not only where the evidence is annotated): the sampled times
+    must not give the temporal evidence away."""
+
+    sample_annotated = False
 
     def __init__(self, mask_path: str, video: str):
         self.mask_path = mask_path
@@ -91,7 +96,7 @@ class StEvidenceSource(Source):
         items, skipped = [], 0
         for entry in load_gen_benchmark(csv):
             video = _video_ref(entry, Path(video_dir), frames_root)
-            prompt = evqa_question_prompt(entry.question, entry.candidates)
+            prompt = evqa_question_prompt(entry.question, entry.candidates, segment=with_masks)
             target = format_target(letter_of(entry.answer_index), entry.segments, with_seg=with_masks)
             track = None
             if with_masks:
