@@ -3,8 +3,8 @@
     python perf/bench_masks.py [--frames 20] [--repeats 5] [--entries 48 --entry_frames 30]
 
 Part 1 times one frame on one core (OpenCV limited to one thread; CPU time of this process, best of
-`--repeats`), for small / medium / large objects and two separate objects (the crop is the bounding box of
-both masks, so object size matters), for
+`--repeats` runs of >= 50 ms each), for small / medium / large objects and two separate objects (the crop
+is the bounding box of both masks, so object size matters), for
   * DAVIS 2017 toolkit (cv2.dilate): the per-frame work of davis2017-evaluation's `db_eval_iou` +
     `f_measure` (no void pixels) as published — bool casts, void-pixel products, `_seg2bmap` with its
     shifted copies, a skimage-style disk built per dilation, `cv2.dilate`, products and sums;
@@ -12,7 +12,9 @@ both masks, so object size matters), for
     void-pixel products) — a stricter baseline than the toolkit itself;
   * DAVIS 2016 (binary_dilation): the older variant dilating with scipy.ndimage.binary_dilation (the
     routine skimage.morphology.binary_dilation wraps);
-  * evqa: `jaccard_and_boundary_f` (bounding-box crop, exact disk matching from one integral image).
+  * evqa: `jaccard_and_boundary_f` (bounding-box crop, exact disk matching from one integral image of the
+    boundary codes: the largest rectangle inside the disk first, the rest of the disk for the few pixels
+    it leaves undecided).
 It asserts that all give identical J and F (to 1e-12) and prints per-frame times and ratios.
 Part 2 times the full mask scorer (RLE files on disk -> decode -> J/F -> means) with 1, 2, ... workers.
 """
@@ -138,16 +140,27 @@ METHODS = {  # key -> (column label, function)
 }
 
 
-def _best_time(fn, pairs, repeats: int) -> float:
-    """Best per-frame CPU time of this process (time.process_time: robust when other jobs share the
-    cores; the call is single-threaded, so CPU time is the one-core time)."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.process_time()
+def _run_loops(fn, pairs, loops: int) -> float:
+    start = time.process_time()
+    for _ in range(loops):
         for p, g in pairs:
             fn(p, g)
-        best = min(best, (time.process_time() - start) / len(pairs))
-    return best
+    return time.process_time() - start
+
+
+def _best_time(fn, pairs, repeats: int, min_seconds: float = 0.05) -> float:
+    """Best per-frame CPU time of this process over `repeats` runs; like timeit's autorange, each run loops
+    over the pairs as often as it takes to last >= `min_seconds` (the same for every method: a run of a
+    fast method is no shorter, so no more exposed to a burst of another job, than one of a slow method).
+    time.process_time is robust when other jobs share the cores; the call is single-threaded, so CPU time
+    is the one-core time."""
+    loops = 1
+    while (elapsed := _run_loops(fn, pairs, loops)) < min_seconds:
+        loops *= 2
+    best = elapsed
+    for _ in range(repeats - 1):
+        best = min(best, _run_loops(fn, pairs, loops))
+    return best / (loops * len(pairs))
 
 
 def bench_frames(frames: int, repeats: int) -> None:

@@ -107,8 +107,8 @@ class _DiskPlan(NamedTuple):
     `missing[s]`, the flags a rectangle with code sum s lacks (no predicted pixel: s % _GT == 0; no GT: s < _GT)."""
 
     first: tuple[int, int, int, int]  # (w, h, 2w + 1, 2h + 1) of the largest rectangle
-    corner_rows: np.ndarray  # (4k,) row offsets of the other rectangles' corners, order (+, +, -, -) per rect
-    corner_cols: np.ndarray  # (4k,) matching column offsets
+    corner_rows: np.ndarray  # (4k,) row offsets of the other k rectangles' corners: k top-left (+), k
+    corner_cols: np.ndarray  # bottom-right (+), k top-right (-), k bottom-left (-); matching column offsets
     rest: np.ndarray  # (m, 2) (dy, dx)
     missing: np.ndarray  # uint8 table indexed by a rectangle's code sum
 
@@ -125,8 +125,8 @@ def _disk_plan(radius: int) -> _DiskPlan:
     span = range(-radius, radius + 1)
     rest = [(dy, dx) for dy in span for dx in span if dy * dy + dx * dx <= radius * radius
             and not any(abs(dx) <= w and abs(dy) <= h for w, h in rects)]  # fmt: skip
-    rows = [r for w, h in rects[1:] for r in (-h, h + 1, -h, h + 1)]
-    cols = [c for w, h in rects[1:] for c in (-w, w + 1, w + 1, -w)]
+    rows = [[-h, h + 1, -h, h + 1][corner] for corner in range(4) for w, h in rects[1:]]
+    cols = [[-w, w + 1, w + 1, -w][corner] for corner in range(4) for w, h in rects[1:]]
     sums = np.arange(255 * max((2 * w + 1) * (2 * h + 1) for w, h in rects) + 1)
     missing = np.where(sums % _GT == 0, _FOUND_PRED, 0) | np.where(sums < _GT, _FOUND_GT, 0)
     w, h = rects[0]
@@ -164,10 +164,10 @@ def _still_missing(integral, codes, pos, left, plan: _DiskPlan, stride: int) -> 
     """`left` (missing-flags) of the pixels at `pos` after the other rectangles and the direct reads."""
     if plan.corner_rows.size:
         offsets = plan.corner_rows * stride + plan.corner_cols
-        corners = integral.take(offsets[:, None] + pos).reshape(-1, 4, pos.size)
-        total = corners[:, 0] + corners[:, 1]
-        total -= corners[:, 2]
-        total -= corners[:, 3]
+        corners = integral.take(offsets[:, None] + pos).reshape(4, -1, pos.size)
+        total = corners[0] + corners[1]
+        total -= corners[2]
+        total -= corners[3]
         left &= np.bitwise_and.reduce(plan.missing.take(total), axis=0)
     if plan.rest.size:
         offsets = plan.rest[:, 0] * stride + plan.rest[:, 1]

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from evqa.metrics.masks import (
+    _disk_plan,
     boundary_hits,
     boundary_radius,
     disk,
@@ -219,3 +220,108 @@ def test_tiny_frames_equal_full_frame(shape):
         for bound_th in (0.008, 1, 3):
             want = _reference_jf(pred, gt, bound_th=bound_th)
             assert jaccard_and_boundary_f(pred, gt, bound_th) == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.parametrize("radius", [0, 1, 2, 3, 5, 8, 9, 12, 18, 25, 30])
+def test_disk_plan_covers_the_disk_exactly(radius):
+    """The first rectangle, the other rectangles and the direct reads cover exactly the disk; every
+    rectangle holds fewer than 254 pixels (so its code sum decodes) and holds the centre pixel."""
+    plan = _disk_plan(radius)
+    w, h, width, height = plan.first
+    assert (width, height) == (2 * w + 1, 2 * h + 1) and width * height < 254
+    rects = [(-h, h, -w, w)]
+    k = plan.corner_rows.size // 4
+    top, bottom = plan.corner_rows[:k], plan.corner_rows[k : 2 * k] - 1
+    left, right = plan.corner_cols[:k], plan.corner_cols[k : 2 * k] - 1
+    assert np.array_equal(plan.corner_rows[2 * k : 3 * k], top)  # top-right corner
+    assert np.array_equal(plan.corner_cols[2 * k : 3 * k], right + 1)
+    assert np.array_equal(plan.corner_rows[3 * k :], bottom + 1)  # bottom-left corner
+    assert np.array_equal(plan.corner_cols[3 * k :], left)
+    rects += list(zip(top.tolist(), bottom.tolist(), left.tolist(), right.tolist(), strict=True))
+    covered = set()
+    for y0, y1, x0, x1 in rects:
+        assert (y1 - y0 + 1) * (x1 - x0 + 1) < 254 and y0 <= 0 <= y1 and x0 <= 0 <= x1
+        covered |= {(dy, dx) for dy in range(y0, y1 + 1) for dx in range(x0, x1 + 1)}
+    rest = {tuple(v) for v in plan.rest.tolist()}
+    assert not rest & covered
+    span = range(-radius, radius + 1)
+    assert covered | rest == {(dy, dx) for dy in span for dx in span if dy * dy + dx * dx <= radius * radius}
+    assert plan.missing[0] == 3 and plan.missing[1] == 2 and plan.missing[254] == 1 and plan.missing[255] == 0
+
+
+def _masks_touching(shape, sides, rng):
+    """Random blobs plus a stripe along each frame side named in `sides` (top / bottom / left / right)."""
+    h, w = shape
+    masks = []
+    for _ in range(2):
+        m = rng.random(shape) > 0.8
+        m = cv2.dilate(m.view(np.uint8), disk(1)).astype(bool)
+        for side, index in (("top", (0, slice(None))), ("bottom", (h - 1, slice(None)))):
+            if side in sides:
+                m[index] = rng.random(w) > 0.3
+        for side, index in (("left", (slice(None), 0)), ("right", (slice(None), w - 1))):
+            if side in sides:
+                m[index] = rng.random(h) > 0.3
+        masks.append(m)
+    return masks
+
+
+@pytest.mark.parametrize("sides", [(), ("top",), ("bottom",), ("left", "right"), ("top", "bottom", "left")])
+@pytest.mark.parametrize("shape", [(5, 9), (6, 31), (7, 8), (13, 40), (41, 23)])
+def test_masks_on_the_frame_border_equal_full_frame(sides, shape):
+    """Heights that are not a multiple of 4 (the band of rows is widened to fold four rows at a time) and masks
+    on every frame side (where seg2bmap's last-row / last-column rule applies)."""
+    rng = np.random.default_rng(sum(shape) + len(sides))
+    for bound_th in (0.008, 2, 5):
+        pred, gt = _masks_touching(shape, sides, rng)
+        want = _reference_jf(pred, gt, bound_th=bound_th)
+        assert jaccard_and_boundary_f(pred, gt, bound_th) == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.parametrize("radius", [2, 5, 8, 12, 20])
+def test_dense_noise_masks_equal_full_frame(radius):
+    """Noise masks make dense boundaries: rectangles near the 253-pixel cap and, for r >= 12, the direct reads."""
+    rng = np.random.default_rng(radius)
+    for density in (0.3, 0.5, 0.7):
+        pred, gt = rng.random((50, 70)) < density, rng.random((50, 70)) < density
+        want = _reference_jf(pred, gt, bound_th=radius)
+        assert jaccard_and_boundary_f(pred, gt, radius) == pytest.approx(want, abs=1e-12)
+
+
+def test_full_empty_and_single_pixel_frames():
+    shape = (30, 44)
+    full, empty = np.ones(shape, bool), np.zeros(shape, bool)
+    corner = _points(shape, (29, 43))
+    assert jaccard_and_boundary_f(full, full) == (1.0, 1.0)  # no boundary on either side
+    assert jaccard_and_boundary_f(empty, empty) == (1.0, 1.0)
+    assert jaccard_and_boundary_f(full, empty) == (0.0, 1.0)
+    assert jaccard_and_boundary_f(corner, empty) == (0.0, 0.0)  # the corner pixel's block has a boundary
+    for pred, gt in ((corner, full), (full, corner), (corner, corner), (_points(shape, (0, 0)), corner)):
+        assert jaccard_and_boundary_f(pred, gt) == pytest.approx(_reference_jf(pred, gt), abs=1e-12)
+
+
+def test_input_layouts_give_identical_values():
+    """C / Fortran order, mixed, strided views and integer / float masks all score like the bool arrays."""
+    pred, gt = (_png(GOLDEN / f"rand04_480x854_{k}.png") for k in ("pred", "gt"))
+    want = jaccard_and_boundary_f(pred, gt)
+    layouts = [
+        (np.asfortranarray(pred), gt),
+        (pred, np.asfortranarray(gt)),
+        (pred.astype(np.uint8) * 255, gt.astype(np.int64)),
+        (pred.astype(np.float32), gt),
+    ]
+    for p, g in layouts:
+        assert jaccard_and_boundary_f(p, g) == want
+    big_p, big_g = np.zeros((960, 1708), bool), np.zeros((960, 1708), bool)
+    big_p[::2, ::2], big_g[::2, ::2] = pred, gt
+    assert jaccard_and_boundary_f(big_p[::2, ::2], big_g[::2, ::2]) == want
+
+
+def test_separated_objects_equal_full_frame():
+    """Two objects far apart (a box spanning mostly empty rows and columns) and a third one a disk radius away."""
+    pred, gt = np.zeros((480, 854), bool), np.zeros((480, 854), bool)
+    gt[20:60, 30:90] = pred[22:61, 28:88] = True
+    gt[400:470, 700:840] = pred[395:470, 705:845] = True
+    gt[200:210, 400:410] = True
+    pred[200:210, 418:428] = True  # 8 columns of gap: the facing edges are a radius (8) apart
+    assert jaccard_and_boundary_f(pred, gt) == pytest.approx(_reference_jf(pred, gt), abs=1e-12)
