@@ -14,7 +14,8 @@ Definitions follow the DAVIS 2017 evaluation (`db_eval_iou`, `db_eval_boundary`,
 Speed: everything runs inside the bounding box of the two masks grown by one pixel (boundary pixels and the
 pixels that decide them lie inside it). Two full-frame row sums give the rows of the box and the mask areas;
 only that band of rows is coded into one uint8 image (prediction = 1, ground truth = `_GT`, both = 255:
-disjoint bits), whose OR over rows gives the columns and whose crop gives the union. One seg2bmap pass over
+disjoint bits), whose OR over rows gives the columns and whose crop gives the union. Empty rows / columns
+between separate objects are cut to r + 1 (objects stay more than r apart, so nothing changes but the area). One seg2bmap pass over
 the crop yields both boundary maps coded the same way. F needs, per boundary pixel, only whether a pixel of
 the other map lies in its disk. The disk is a union of centred rectangles (the corners of its staircase); a
 rectangle's counts of predicted and GT boundary pixels decode exactly from its code sum in one integral image
@@ -255,9 +256,36 @@ def _or_rows(band: np.ndarray) -> np.ndarray:
     return np.bitwise_or.reduce(folded.reshape(4, width), axis=0)
 
 
-def _coded_crop(pred_u8: np.ndarray, gt_u8: np.ndarray) -> tuple[np.ndarray, int] | None:
+def _kept(occupied: np.ndarray, size: int, keep: int) -> list[slice] | None:
+    """Slices of range(size) that leave `keep` of every run of more than `keep` unoccupied indices between
+    the sorted `occupied` ones; None if there is no such run."""
+    if int(occupied[-1]) - int(occupied[0]) + 1 - occupied.size <= keep:
+        return None
+    runs = (np.diff(occupied) > keep + 1).nonzero()[0].tolist()
+    if not runs:
+        return None
+    starts = [0] + [int(occupied[k + 1]) for k in runs]
+    stops = [int(occupied[k]) + keep + 1 for k in runs] + [size]
+    return [slice(a, b) for a, b in zip(starts, stops, strict=True)]
+
+
+def _squeeze(crop: np.ndarray, rows: np.ndarray, cols: np.ndarray, keep: int) -> np.ndarray:
+    """`crop` without the empty rows / columns beyond `keep` in each gap between objects (`rows` / `cols`: the
+    occupied ones, crop coordinates). With keep = r + 1 the objects stay more than r apart, so no boundary pixel
+    gains a match, and each keeps its own boundary: J and F are unchanged, the area to process shrinks."""
+    kept = _kept(rows, crop.shape[0], keep)
+    if kept:
+        crop = cv2.vconcat([crop[k] for k in kept])
+    kept = _kept(cols, crop.shape[1], keep)
+    if kept:
+        crop = cv2.hconcat([crop[:, k] for k in kept])
+    return crop
+
+
+def _coded_crop(pred_u8: np.ndarray, gt_u8: np.ndarray, radius: int) -> tuple[np.ndarray, int] | None:
     """(crop of the mask codes 0 / 1 = pred / `_GT` = GT / 255 = both over the bounding box of the two masks
-    grown by one pixel (clipped), |P| + |G|), or None if both masks are empty."""
+    grown by one pixel (clipped) with the gaps between objects cut to radius + 1, |P| + |G|), or None if both
+    masks are empty."""
     per_row = cv2.reduce(pred_u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
     per_row += cv2.reduce(gt_u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
     rows = per_row.nonzero()[0]
@@ -268,8 +296,9 @@ def _coded_crop(pred_u8: np.ndarray, gt_u8: np.ndarray) -> tuple[np.ndarray, int
     band = np.multiply(gt_u8[b0:b1], _GT_U8)
     band += pred_u8[b0:b1]
     cols = _or_rows(band).nonzero()[0]
-    y0, y1 = max(0, int(rows[0]) - 1) - b0, min(height, int(rows[-1]) + 2) - b0
-    crop = band[y0:y1, max(0, int(cols[0]) - 1) : int(cols[-1]) + 2]
+    y0, y1 = max(0, int(rows[0]) - 1), min(height, int(rows[-1]) + 2)
+    x0 = max(0, int(cols[0]) - 1)
+    crop = _squeeze(band[y0 - b0 : y1 - b0, x0 : int(cols[-1]) + 2], rows - y0, cols - x0, radius + 1)
     return crop, int(cv2.sumElems(per_row)[0])
 
 
@@ -288,12 +317,12 @@ def jaccard_and_boundary_f(
         # COCO RLE decodes column-major. J and F are invariant under transposing both masks (seg2bmap's
         # right/down rules swap into each other, the disk is symmetric), so work on the C-ordered views.
         pred_u8, gt_u8 = pred_u8.T, gt_u8.T
-    found = _coded_crop(pred_u8, gt_u8)
+    radius = boundary_radius(pred_u8.shape, bound_th)
+    found = _coded_crop(pred_u8, gt_u8, radius)
     if found is None:
         return 1.0, 1.0
     coded, area_sum = found
     union = cv2.countNonZero(coded)
-    radius = boundary_radius(pred_u8.shape, bound_th)
     buf, codes = _code_buffer(*coded.shape, radius)
     _write_boundary(coded, codes[radius : radius + coded.shape[0], radius : radius + coded.shape[1]])
     return (area_sum - union) / union, _f_from_counts(*_match_counts(codes, buf, radius))

@@ -325,3 +325,20 @@ def test_separated_objects_equal_full_frame():
     gt[200:210, 400:410] = True
     pred[200:210, 418:428] = True  # 8 columns of gap: the facing edges are a radius (8) apart
     assert jaccard_and_boundary_f(pred, gt) == pytest.approx(_reference_jf(pred, gt), abs=1e-12)
+
+
+@pytest.mark.parametrize("gap", [7, 8, 9, 10, 11, 40])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_gaps_between_objects_equal_full_frame(gap, axis):
+    """Empty rows / columns between objects are cut to r + 1 = 9 before matching: facing edges `gap` apart,
+    the predicted object shifted so that some pixels match across the gap only when gap <= r."""
+    shape = (160, 200) if axis == 0 else (200, 160)
+    gt, pred = np.zeros(shape, bool), np.zeros(shape, bool)
+    first, second = slice(20, 60), slice(60 + gap, 100 + gap)
+    other = slice(30, 90)
+    gt[(first, other) if axis == 0 else (other, first)] = True
+    gt[(second, other) if axis == 0 else (other, second)] = True
+    pred[(slice(22, 61), slice(25, 92)) if axis == 0 else (slice(25, 92), slice(22, 61))] = True
+    pred[(slice(62 + gap, 140), other) if axis == 0 else (other, slice(62 + gap, 140))] = True
+    got = jaccard_and_boundary_f(pred, gt, bound_th=8)
+    assert got == pytest.approx(_reference_jf(pred, gt, bound_th=8), abs=1e-12)
