@@ -116,6 +116,8 @@ class _DiskPlan(NamedTuple):
 
 @lru_cache(maxsize=32)
 def _disk_plan(radius: int) -> _DiskPlan:
+    """The rectangles of the disk's staircase (the widest rectangle inside the disk for each half-height h,
+    narrowed to fewer than `_GT` pixels, minus those inside another), the largest one first."""
     steps = set()
     for h in range(radius + 1):  # the widest rectangle of each height, narrowed to fewer than _GT pixels
         cap = ((_GT - 1) // (2 * h + 1) - 1) // 2
@@ -161,8 +163,11 @@ def _first_missing(integral: np.ndarray, pos: np.ndarray, plan: _DiskPlan, strid
     return plan.missing.take(total)
 
 
-def _still_missing(integral, codes, pos, left, plan: _DiskPlan, stride: int) -> np.ndarray:
-    """`left` (missing-flags) of the pixels at `pos` after the other rectangles and the direct reads."""
+def _still_missing(
+    integral: np.ndarray, codes: np.ndarray, pos: np.ndarray, left: np.ndarray, plan: _DiskPlan, stride: int
+) -> np.ndarray:
+    """`left` (missing-flags, uint8 (n,)) of the pixels at flat indices `pos` (n,) after the other rectangles
+    of `plan` (gathered from `integral`) and the direct reads of `codes`."""
     if plan.corner_rows.size:
         offsets = plan.corner_rows * stride + plan.corner_cols
         corners = integral.take(offsets[:, None] + pos).reshape(4, -1, pos.size)
