@@ -163,14 +163,23 @@ def _first_missing(integral: np.ndarray, pos: np.ndarray, plan: _DiskPlan, strid
     return plan.missing.take(total)
 
 
+@lru_cache(maxsize=128)
+def _corner_offsets(radius: int, stride: int) -> np.ndarray:
+    """(4k, 1) flat offsets of the corners of the disk plan's other rectangles for a row stride."""
+    plan = _disk_plan(radius)
+    offsets = (plan.corner_rows * stride + plan.corner_cols)[:, None]
+    offsets.setflags(write=False)
+    return offsets
+
+
 def _still_missing(
-    integral: np.ndarray, codes: np.ndarray, pos: np.ndarray, left: np.ndarray, plan: _DiskPlan, stride: int
+    integral: np.ndarray, codes: np.ndarray, pos: np.ndarray, left: np.ndarray, radius: int, stride: int
 ) -> np.ndarray:
     """`left` (missing-flags, uint8 (n,)) of the pixels at flat indices `pos` (n,) after the other rectangles
-    of `plan` (gathered from `integral`) and the direct reads of `codes`."""
+    of the disk plan (gathered from `integral`) and the direct reads of `codes`."""
+    plan = _disk_plan(radius)
     if plan.corner_rows.size:
-        offsets = plan.corner_rows * stride + plan.corner_cols
-        corners = integral.take(offsets[:, None] + pos).reshape(4, -1, pos.size)
+        corners = integral.take(_corner_offsets(radius, stride) + pos).reshape(4, -1, pos.size)
         total = corners[0] + corners[1]
         total -= corners[2]
         total -= corners[3]
@@ -196,7 +205,7 @@ def _match_counts(codes: np.ndarray, buf: np.ndarray, radius: int) -> tuple[int,
     undecided = (left != 0).nonzero()[0]
     if undecided.size == 0:
         return n_pred, n_gt, n_pred, n_gt
-    left = _still_missing(integral, codes, pos.take(undecided), left.take(undecided), plan, stride)
+    left = _still_missing(integral, codes, pos.take(undecided), left.take(undecided), radius, stride)
     left_sum, n_left = int(cv2.sumElems(left)[0]), cv2.countNonZero(left)
     pred_misses, gt_misses = left_sum - n_left, 2 * n_left - left_sum  # a flag is 2 (predicted) or 1 (GT)
     return n_pred, n_gt, n_pred - pred_misses, n_gt - gt_misses
@@ -209,11 +218,13 @@ def _integral(codes: np.ndarray) -> np.ndarray:
     return cv2.integral(codes, sdepth=cv2.CV_64F).ravel().astype(np.int64)
 
 
-def _code_buffer(rows: int, cols: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """Zeroed flat buffer (length a multiple of 8) and its (rows + 2r, cols + 2r + 1) code image view."""
+def _code_buffer(rows: int, cols: int, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Zeroed flat buffer (length a multiple of 8), its (rows + 2r, cols + 2r + 1) code image view and the
+    (rows, cols) view inside the margins."""
     height, stride = rows + 2 * radius, cols + 2 * radius + 1
     buf = np.zeros(-(-height * stride // 8) * 8, np.uint8)
-    return buf, buf[: height * stride].reshape(height, stride)
+    codes = buf[: height * stride].reshape(height, stride)
+    return buf, codes, codes[radius : radius + rows, radius : radius + cols]
 
 
 def boundary_hits(query: np.ndarray, source: np.ndarray, radius: int) -> int:
@@ -222,8 +233,7 @@ def boundary_hits(query: np.ndarray, source: np.ndarray, radius: int) -> int:
     q, s = _as_u8(query), _as_u8(source)
     if q.shape != s.shape or q.ndim != 2:
         raise ValueError(f"map shapes differ: query {q.shape}, source {s.shape}")
-    buf, codes = _code_buffer(*q.shape, radius)
-    inner = codes[radius : radius + q.shape[0], radius : radius + q.shape[1]]
+    buf, codes, inner = _code_buffer(*q.shape, radius)
     cv2.addWeighted(q, 1, s, _GT, 0, dst=inner)
     return _match_counts(codes, buf, radius)[2]
 
@@ -242,10 +252,10 @@ def _f_from_counts(n_pred: int, n_gt: int, pred_hits: int, gt_hits: int) -> floa
     return 2 * precision * recall / (precision + recall)
 
 
-def _band(rows: np.ndarray, height: int) -> tuple[int, int]:
-    """Rows [b0, b1) holding rows[0] - 1 .. rows[-1] + 1 (clipped to the frame), widened to a multiple of 4
-    rows where the frame allows (a wider band only adds empty rows)."""
-    b0, b1 = max(0, int(rows[0]) - 1), min(height, int(rows[-1]) + 2)
+def _band(first: int, last: int, height: int) -> tuple[int, int]:
+    """Rows [b0, b1) holding first - 1 .. last + 1 (clipped to the frame), widened to a multiple of 4 rows
+    where the frame allows (a wider band only adds empty rows)."""
+    b0, b1 = max(0, first - 1), min(height, last + 2)
     b1 += -(b1 - b0) % 4
     if b1 > height:
         b0, b1 = max(0, b0 - (b1 - height)), height
@@ -296,14 +306,17 @@ def _coded_crop(pred_u8: np.ndarray, gt_u8: np.ndarray, radius: int) -> tuple[np
     rows = per_row.nonzero()[0]
     if rows.size == 0:
         return None
-    height = pred_u8.shape[0]
-    b0, b1 = _band(rows, height)
+    height, first, last = pred_u8.shape[0], int(rows[0]), int(rows[-1])
+    b0, b1 = _band(first, last, height)
     band = np.multiply(gt_u8[b0:b1], _GT_U8)
     band += pred_u8[b0:b1]
     cols = _or_rows(band).nonzero()[0]
-    y0, y1 = max(0, int(rows[0]) - 1), min(height, int(rows[-1]) + 2)
-    x0 = max(0, int(cols[0]) - 1)
-    crop = _squeeze(band[y0 - b0 : y1 - b0, x0 : int(cols[-1]) + 2], rows - y0, cols - x0, radius + 1)
+    left, right = int(cols[0]), int(cols[-1])
+    y0, x0 = max(0, first - 1), max(0, left - 1)
+    crop = band[y0 - b0 : min(height, last + 2) - b0, x0 : right + 2]
+    keep = radius + 1
+    if last - first + 1 - rows.size > keep or right - left + 1 - cols.size > keep:  # gaps worth cutting
+        crop = _squeeze(crop, rows - y0, cols - x0, keep)
     return crop, int(cv2.sumElems(per_row)[0])
 
 
@@ -328,8 +341,8 @@ def jaccard_and_boundary_f(
         return 1.0, 1.0
     coded, area_sum = found
     union = cv2.countNonZero(coded)
-    buf, codes = _code_buffer(*coded.shape, radius)
-    _write_boundary(coded, codes[radius : radius + coded.shape[0], radius : radius + coded.shape[1]])
+    buf, codes, inner = _code_buffer(*coded.shape, radius)
+    _write_boundary(coded, inner)
     return (area_sum - union) / union, _f_from_counts(*_match_counts(codes, buf, radius))
 
 
