@@ -12,6 +12,7 @@ import pytest
 from evqa.data.masks import MaskStore, read_mask_png
 from evqa.data.synth import SynthPaths, ensure_synth, generate
 from evqa.data.synth.baselines import TRIVIAL_BASELINES, slug
+from evqa.data.synth.scenes import DISTRACTOR_COLOUR, PALETTE
 from evqa.data.video import read_frames, sample_frames, video_info
 from evqa.errors import ConfigError, DataError
 
@@ -101,13 +102,32 @@ def test_gt_matches_the_video(synth):
         assert inside.max() > 150 and rgb[~mask].mean() < 40  # bright object on the dark background
 
 
+def test_answer_colour_is_the_evidence_and_the_distractor_is_grey(synth):
+    """The evidence pixels show the answer colour; whatever is visible outside the evidence is grey."""
+    paths, _ = synth
+    store, distractors = MaskStore(paths.gt_mask_rle_dir), 0
+    for row in pd.read_csv(paths.gen_csv).itertuples():
+        video = paths.video_dir / row.video_path
+        frames = read_frames(video, np.arange(video_info(video).num_frames)).astype(int)
+        evidence = store.frames(row.entry_id)
+        seen = frames[evidence[len(evidence) // 2]][store.load(row.entry_id, evidence[len(evidence) // 2])]
+        nearest = min(PALETTE, key=lambda name: np.abs(seen.mean(axis=0) - PALETTE[name]).sum())
+        assert nearest == row.answer.lower()
+        others = [frames[i] for i in range(len(frames)) if i not in evidence and frames[i].max() > 100]
+        for frame in others:
+            bright = frame[frame.max(axis=-1) > 100]
+            assert np.abs(bright.mean(axis=0) - PALETTE[DISTRACTOR_COLOUR]).max() < 25
+        distractors += bool(others)
+    assert distractors >= 2  # most clips have one
+
+
 def test_question_and_candidates(synth):
     paths, _ = synth
     gen = pd.read_csv(paths.gen_csv)
     for row in gen.itertuples():
         candidates = ast.literal_eval(row.candidates)
-        assert len(candidates) == 5 and len(set(candidates)) == 5 and row.answer in candidates
-        assert row.category in ("colour", "shape")
+        assert candidates == ["Red", "Green", "Blue", "Yellow", "Magenta"] and row.answer in candidates
+        assert row.category == "colour" and row.question.startswith("What colour is the ")
     mcq = pd.read_csv(paths.mcq_csv)
     assert list(mcq.columns)[:6] == ["entry_id", "video", "video_path", "question", "options", "answer"]
     for row in mcq.itertuples():

@@ -1,7 +1,7 @@
 """ST-Evidence-Synth: a deterministic, learnable evidence-backed video QA benchmark in the real formats.
 
-Each clip shows coloured shapes on a dark background; a question asks about the one evidence object
-(its colour or shape). The answer needs the video, the temporal evidence is the interval when the object
+Each clip shows a coloured shape (and often a grey distractor shape) on a dark background; a question
+asks the colour of the one evidence object. The answer needs the video, the temporal evidence is the interval when the object
 is visible and the spatial evidence its exact per-frame masks. See data/README.md for the task and layout.
 
     from evqa.data.synth import ensure_synth

@@ -20,10 +20,11 @@ from evqa.data.synth.summary import SynthSummary, score_baselines
 from evqa.data.synth.writers import SynthWriter
 from evqa.errors import ConfigError, DataError
 
-DEFAULTS = {"num_train": 300, "num_test": 50, "size": (112, 112), "fps": 6.0}
+DEFAULTS = {"num_train": 1500, "num_test": 50, "size": (112, 112), "fps": 6.0}
 _SPLIT_CODE = {"test": 0, "train": 1}
 # Bump when the same seed would give different files, so `ensure_synth` never serves stale data.
-GENERATOR_VERSION = 2  # 2: candidates are every value of the family, in a fixed order
+GENERATOR_VERSION = 3  # 2: candidates are every value of the family, in a fixed order; 3: grey distractor,
+# colour questions only, 1,500 training clips by default
 _OWNED = ("benchmark", "instruct", "baselines", META_FILE)
 
 
@@ -103,7 +104,7 @@ def _write_split(
     for k in tqdm(range(count), desc=f"synth {split}", unit="clip", disable=not progress):
         rng = np.random.default_rng([seed, _SPLIT_CODE[split], k])
         spec = sample_clip(rng, f"synth_{split}_{k:04d}", size[0], size[1], fps)
-        question = make_question(rng, spec)
+        question = make_question(spec)
         frames, masks = render_clip(spec)
         if split == "test":
             writer.add_test(rng, spec, question, frames, masks)

@@ -1,12 +1,11 @@
 """Questions about a synthetic clip, and the distractor options of the multiple-choice variant.
 
-Two question families, both answerable only by finding the evidence object in the video:
-  * colour: "What colour is the <shape> that appears in the video?"  -> candidates are the five colours
-  * shape:  "What shape is the <colour> object in the video?"        -> candidates are the five shapes
-The candidates of a family are always all of its values in one fixed order, so an answer letter stands for
-one visual property: a tiny model learns the task from pixels in minutes, with no need to learn to read
-and match option texts first. The distractor object (another colour and shape) is therefore always among
-the wrong candidates. The MCQ variant shuffles the same five options.
+One question family, answerable only by finding the evidence object in the video:
+  "What colour is the <shape> that appears in the video?"  -> candidates are the five answer colours.
+The candidates are always the five colours in one fixed order, so an answer letter stands for one visual
+property, and the distractor is grey (never a candidate): a tiny model learns the answer, the time when
+the evidence is visible and its masks from pixels in minutes, with no need to learn to read and match
+option texts or to recognise shapes first. The MCQ variant shuffles the same five options.
 """
 
 from __future__ import annotations
@@ -35,27 +34,18 @@ class Question:
         return self.candidates[self.answer_index]
 
 
-def _label(category: str, value: str) -> str:
-    return value.capitalize() if category == "colour" else f"A {value}"
+def _candidates(evidence: ObjectTrack) -> tuple[list[str], int]:
+    """The five answer colours in their fixed order, and the index of the evidence object's colour."""
+    pool = list(COLOURS)
+    return [colour.capitalize() for colour in pool], pool.index(evidence.colour)
 
 
-def _candidates(category: str, evidence: ObjectTrack) -> tuple[list[str], int]:
-    """All values of the family in their fixed order, and the index of the evidence object's value."""
-    pool = list(COLOURS) if category == "colour" else list(SHAPES)
-    right = evidence.colour if category == "colour" else evidence.shape
-    return [_label(category, v) for v in pool], pool.index(right)
-
-
-def make_question(rng: np.random.Generator, spec: ClipSpec) -> Question:
-    """One question about the evidence object of `spec` (its family drawn with `rng`)."""
+def make_question(spec: ClipSpec) -> Question:
+    """The question about the evidence object of `spec`."""
     evidence = spec.evidence
-    category = "colour" if rng.random() < 0.5 else "shape"
-    if category == "colour":
-        text = f"What colour is the {evidence.shape} that appears in the video?"
-    else:
-        text = f"What shape is the {evidence.colour} object in the video?"
-    candidates, index = _candidates(category, evidence)
-    return Question(text, candidates, index, category, evidence.name)
+    text = f"What colour is the {evidence.shape} that appears in the video?"
+    candidates, index = _candidates(evidence)
+    return Question(text, candidates, index, "colour", evidence.name)
 
 
 def mcq_options(rng: np.random.Generator, question: Question, spec: ClipSpec) -> list[str]:

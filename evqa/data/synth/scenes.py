@@ -1,7 +1,8 @@
 """Scenes of ST-Evidence-Synth: a plain dark background and coloured shapes that appear, move and vanish.
 
-A clip holds one evidence object (visible during one sub-interval) and optionally a distractor of another
-colour *and* shape, visible only at other times, so the two never overlap and masks are pixel-exact.
+A clip holds one evidence object of one of the five answer colours (visible during one sub-interval) and
+optionally a grey distractor of another shape, visible only at other times, so the two never overlap and
+masks are pixel-exact. Grey is never an answer, so which object is the evidence is a matter of colour.
 Frame i is shown at i / fps seconds; an object visible on frames [start, end) is temporal evidence
 [start / fps, end / fps]. Interval ends lie on a half-second grid so segments print exactly with one decimal.
 """
@@ -21,6 +22,8 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "magenta": (210, 60, 210),
 }
 SHAPES = ("circle", "square", "triangle", "diamond", "cross")
+DISTRACTOR_COLOUR = "grey"
+PALETTE = {**COLOURS, DISTRACTOR_COLOUR: (150, 150, 150)}  # RGB of every object colour, the distractor's too
 BACKGROUND = (20, 20, 20)
 
 
@@ -123,7 +126,7 @@ def render_clip(spec: ClipSpec) -> tuple[np.ndarray, dict[int, np.ndarray]]:
             if track is None or not track.visible(i):
                 continue
             mask = track_mask(track, i, spec.height, spec.width)
-            frames[i][mask] = COLOURS[track.colour]
+            frames[i][mask] = PALETTE[track.colour]
             if track is spec.evidence:
                 evidence_masks[i] = mask
     return frames, evidence_masks
@@ -137,8 +140,10 @@ def _random_track(
     width: int,
     exclude: ObjectTrack | None = None,
 ) -> ObjectTrack:
+    """An evidence track (`exclude` None: any answer colour and shape) or the grey distractor of a shape
+    other than `exclude`'s."""
     shapes = [s for s in SHAPES if exclude is None or s != exclude.shape]
-    colours = [c for c in COLOURS if exclude is None or c != exclude.colour]
+    colours = list(COLOURS) if exclude is None else [DISTRACTOR_COLOUR]
     radius = int(round(rng.uniform(0.15, 0.21) * min(height, width)))
     origin = (float(rng.uniform(radius, width - 1 - radius)), float(rng.uniform(radius, height - 1 - radius)))
     speed, angle = rng.uniform(1.0, 3.0), rng.uniform(0.0, 2 * np.pi)
@@ -155,7 +160,7 @@ def _random_track(
 
 def sample_clip(rng: np.random.Generator, video_id: str, height: int, width: int, fps: float) -> ClipSpec:
     """Draw a random clip: 8-12 half-second units long; the evidence object is visible for 30-60 % of
-    it; with probability 3/4 a distractor fills part of the time before or after the evidence."""
+    it; with probability 3/4 a grey distractor fills part of the time before or after the evidence."""
     unit = max(1, int(round(fps / 2)))
     units = int(rng.integers(8, 13))
     length = int(rng.integers(int(np.ceil(0.3 * units)), int(np.floor(0.6 * units)) + 1))
