@@ -54,3 +54,17 @@ def test_vision_token_ids_come_from_the_tokenizer(preset):
         ids["vision_start"],
         ids["vision_end"],
     )
+
+
+def test_tiny_preset_initialises_at_the_fan_in_scale():
+    """Qwen's 0.02 suits widths of thousands; the tiny towers (128 / 64 wide) start at 1/sqrt(width)."""
+    config = evqa_config("tiny")
+    assert config.text_config.initializer_range == pytest.approx(128**-0.5, abs=1e-4)
+    assert config.vision_config.initializer_range == pytest.approx(64**-0.5, abs=1e-4)
+    assert evqa_config("3b").text_config.initializer_range == 0.02  # released widths keep Qwen's value
+    torch.manual_seed(0)
+    model = EvqaForConditionalGeneration._from_config(config)
+    q_proj = model.model.language_model.layers[0].self_attn.q_proj.weight
+    qkv = model.model.visual.blocks[0].attn.qkv.weight
+    assert q_proj.std().item() == pytest.approx(128**-0.5, rel=0.05)
+    assert qkv.std().item() == pytest.approx(64**-0.5, rel=0.05)
