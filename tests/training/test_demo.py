@@ -27,15 +27,19 @@ def short_demo(tmp_path_factory):
     from evqa.training.demo import run_demo
 
     out = tmp_path_factory.mktemp("demo")
-    # a shorter run than `make demo` (900 steps): enough for the masks, which is what is asserted
-    results = run_demo(out / "demo", data_root=str(out / "synth"), overrides=["training.max_steps=300"])
+    # the demo config with three quarters of its steps (`make demo` runs 875): Acc 100, mIoU 55.5, J&F 78.6 here
+    results = run_demo(out / "demo", data_root=str(out / "synth"), overrides=["training.max_steps=650"])
     return out / "demo", results
 
 
 @pytest.mark.slow
-def test_short_demo_writes_results_and_beats_the_baselines_on_masks(short_demo):
+def test_short_demo_beats_every_trivial_baseline_on_every_metric(short_demo):
     out, results = short_demo
     saved = json.loads((out / "demo_results.json").read_text())
     assert set(saved) == {"model", "baselines"} and len(saved["baselines"]) >= 2
     assert saved["model"]["qa_metrics"]["accuracy"] == results["model"]["qa_metrics"]["accuracy"]
-    assert not [m for m in losing_metrics(results["model"], results["baselines"]) if m.startswith("J&F")]
+    assert losing_metrics(results["model"], results["baselines"]) == []
+    # the answers are read from the video, not one letter for every question (that would score ~20)
+    assert metric(results["model"], "Acc") >= 60
+    predictions = json.loads((out / "predictions.json").read_text())
+    assert len({p["parsed_response"]["answer"] for p in predictions.values()}) == 5
