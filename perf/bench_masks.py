@@ -1,6 +1,6 @@
 """J+F speed: evqa.metrics.masks against DAVIS reference implementations on the same 480p masks.
 
-    python perf/bench_masks.py [--frames 20] [--repeats 5] [--entries 48 --entry_frames 30]
+    python perf/bench_masks.py [--frames 20] [--repeats 5] [--entries 160 --entry_frames 75]
 
 Part 1 times one frame on one core (OpenCV limited to one thread; CPU time of this process, best of
 `--repeats` runs of >= 50 ms each), for small / medium / large objects and two separate objects (the crop
@@ -239,9 +239,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20, help="mask pairs timed per method (0: skip)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
-        "--entries", type=int, default=48, help="entries for the --num_workers scaling run (0: skip)"
+        "--entries", type=int, default=160, help="entries for the --num_workers scaling run (0: skip)"
     )
-    parser.add_argument("--entry_frames", type=int, default=30)
+    parser.add_argument("--entry_frames", type=int, default=75)  # ~2.5 s: worker start-up is small
     parser.add_argument("--max_workers", type=int, default=min(4, os.cpu_count() or 1))
     args = parser.parse_args()
     if args.frames > 0:
