@@ -15,8 +15,8 @@ Speed: everything runs inside the bounding box of the two masks grown by one pix
 pixels that decide them lie inside it). Two full-frame row sums give the rows of the box and the mask areas;
 only that band of rows is coded into one uint8 image (prediction = 1, ground truth = `_GT`, both = 255:
 disjoint bits), whose OR over rows gives the columns and whose crop gives the union. Empty rows / columns
-between separate objects are cut to r + 1 (objects stay more than r apart, so nothing changes but the area). One seg2bmap pass over
-the crop yields both boundary maps coded the same way. F needs, per boundary pixel, only whether a pixel of
+between separate objects are cut to r + 1 (objects stay more than r apart, so nothing changes but the
+area). One seg2bmap pass over the crop yields both boundary maps coded the same way. F needs, per boundary pixel, only whether a pixel of
 the other map lies in its disk. The disk is a union of centred rectangles (the corners of its staircase); a
 rectangle's counts of predicted and GT boundary pixels decode exactly from its code sum in one integral image
 (s % _GT and s // _GT, as it holds fewer than `_GT` pixels). Every pixel is first tested with the largest
