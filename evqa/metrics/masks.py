@@ -16,8 +16,8 @@ pixels that decide them lie inside it). Two full-frame row sums give the rows of
 only that band of rows is coded into one uint8 image (prediction = 1, ground truth = `_GT`, both = 255:
 disjoint bits), whose OR over rows gives the columns and whose crop gives the union. Empty rows / columns
 between separate objects are cut to r + 1 (objects stay more than r apart, so nothing changes but the
-area). One seg2bmap pass over the crop yields both boundary maps coded the same way. F needs, per boundary pixel, only whether a pixel of
-the other map lies in its disk. The disk is a union of centred rectangles (the corners of its staircase); a
+area). One seg2bmap pass over the crop yields both boundary maps coded the same way. F needs, per
+boundary pixel, only whether a pixel of the other map lies in its disk. The disk is a union of centred rectangles (the corners of its staircase); a
 rectangle's counts of predicted and GT boundary pixels decode exactly from its code sum in one integral image
 (s % _GT and s // _GT, as it holds fewer than `_GT` pixels). Every pixel is first tested with the largest
 rectangle, the few it leaves undecided with the others; disk pixels outside every rectangle (large radii)
@@ -105,7 +105,8 @@ def boundary_f(pred: np.ndarray, gt: np.ndarray, bound_th: float = BOUND_TH) -> 
 class _DiskPlan(NamedTuple):
     """How to test a disk of radius r: centred rectangles (w, h) = [-w, w] x [-h, h], largest first, each
     holding < `_GT` pixels, as corner coefficients; the (dy, dx) of disk pixels outside every rectangle; and
-    `missing[s]`, the flags a rectangle with code sum s lacks (no predicted pixel: s % _GT == 0; no GT: s < _GT)."""
+    `missing[s]`, the flags a rectangle with code sum s lacks (no predicted pixel: s % _GT == 0;
+    no GT: s < _GT)."""
 
     first: tuple[int, int, int, int]  # (w, h, 2w + 1, 2h + 1) of the largest rectangle
     corner_rows: np.ndarray  # (4k,) row offsets of the other k rectangles' corners: k top-left (+), k
