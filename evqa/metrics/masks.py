@@ -15,14 +15,14 @@ Speed: everything runs inside the bounding box of the two masks grown by one pix
 pixels that decide them lie inside it). Two full-frame row sums give the rows of the box and the mask areas;
 only that band of rows is coded into one uint8 image (prediction = 1, ground truth = `_GT`, both = 255:
 disjoint bits), whose OR over rows gives the columns and whose crop gives the union. Empty rows / columns
-between separate objects are cut to r + 1 (objects stay more than r apart, so nothing changes but the
-area). One seg2bmap pass over the crop yields both boundary maps coded the same way. F needs, per
-boundary pixel, only whether a pixel of the other map lies in its disk. The disk is a union of centred rectangles (the corners of its staircase); a
-rectangle's counts of predicted and GT boundary pixels decode exactly from its code sum in one integral image
-(s % _GT and s // _GT, as it holds fewer than `_GT` pixels). Every pixel is first tested with the largest
-rectangle, the few it leaves undecided with the others; disk pixels outside every rectangle (large radii)
-are read directly. Integer offsets only, so a pixel at d^2 = r^2 matches and one at r^2 + 1 does not.
-Cost: a few passes over the band and the crop plus a few gathers per boundary pixel, not crop x disk.
+between separate objects are cut to r + 1 (objects stay more than r apart, so nothing changes but the area).
+One seg2bmap pass over the crop yields both boundary maps coded the same way. F needs, per boundary pixel,
+only whether a pixel of the other map lies in its disk. The disk is a union of centred rectangles (the corners
+of its staircase); a rectangle's counts of predicted and GT boundary pixels decode exactly from its code sum
+in one integral image (s % _GT and s // _GT, as it holds fewer than `_GT` pixels). Every pixel is first tested
+with the largest rectangle, the few it leaves undecided with the others; disk pixels outside every rectangle
+(large radii) are read directly. Integer offsets only, so a pixel at d^2 = r^2 matches and one at r^2 + 1 does
+not. Cost: a few passes over the band and the crop plus a few gathers per boundary pixel, not crop x disk.
 """
 
 from __future__ import annotations
