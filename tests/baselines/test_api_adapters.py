@@ -97,9 +97,11 @@ def test_gpt_mcq_all_tasks_with_option_images(synth_env, openai_server, tmp_path
 def test_faults_still_yield_a_complete_file(synth_env, openai_server, tmp_path, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     entries = load_gen_benchmark(synth_env.gen_csv)
-    doomed = entries[3].question
+    # the fake server fails every request whose prompt holds the doomed entry's question: pick a question
+    # no other entry shares (synthetic questions differ only by the shape they name)
+    doomed = next(e for e in entries if [x.question for x in entries].count(e.question) == 1)
     openai_server.faults = ["429", "500", "timeout", "malformed", "429", "500"]
-    openai_server.always_fail = lambda prompt: doomed in prompt
+    openai_server.always_fail = lambda prompt: doomed.question in prompt
     openai_server.timeout_s = 1.5
     out = tmp_path / "faults.json"
     code = infer(
@@ -118,14 +120,14 @@ def test_faults_still_yield_a_complete_file(synth_env, openai_server, tmp_path, 
     preds = json.loads(out.read_text())
     assert len(preds) == len(entries)
     failed = {k: v for k, v in preds.items() if v["error"]}
-    assert list(failed) == [entries[3].entry_id]
-    assert "HTTP 500" in failed[entries[3].entry_id]["error"]
-    assert failed[entries[3].entry_id]["parsed_response"] is None
+    assert list(failed) == [doomed.entry_id]
+    assert "HTTP 500" in failed[doomed.entry_id]["error"]
+    assert failed[doomed.entry_id]["parsed_response"] is None
     done = [v for v in preds.values() if v["error"] is None]
     assert all(v["parsed_response"]["answer"] == "A" for v in done)
     injected = [r["fault"] for r in openai_server.requests if r["fault"]]
     assert sorted(injected) == sorted(["429", "500", "timeout", "malformed", "429", "500"])
-    assert "gave up after 9 attempts" in failed[entries[3].entry_id]["error"]
+    assert "gave up after 9 attempts" in failed[doomed.entry_id]["error"]
     assert_no_key(tmp_path, caplog, capsys)
 
     # a re-run retries only the failed entry
