@@ -101,37 +101,37 @@ def _attention_square_sums(vision_config, grids) -> tuple[int, int]:
 def vision_flops(vision_config, grid_thw: Sequence[Sequence[int]]) -> int:
     """Matmul FLOPs of the vision tower on the given images/videos (`grid_thw`: (t, h, w) in patches)."""
     family = _family(vision_config)
-    merge = _need(vision_config, "spatial_merge_size", "vision")
+
+    def need(name: str) -> int:
+        return _need(vision_config, name, "vision")
+
+    merge = need("spatial_merge_size")
     grids = _grids(grid_thw, merge)
     if not grids:
         return 0
-    d, inter = (
-        _need(vision_config, "hidden_size", "vision"),
-        _need(vision_config, "intermediate_size", "vision"),
+    d, inter, depth, out = (
+        need("hidden_size"),
+        need("intermediate_size"),
+        need("depth"),
+        need("out_hidden_size"),
     )
-    depth, out = _need(vision_config, "depth", "vision"), _need(vision_config, "out_hidden_size", "vision")
-    patch, tpatch = (
-        _need(vision_config, "patch_size", "vision"),
-        _need(vision_config, "temporal_patch_size", "vision"),
+    pixels_per_patch = (
+        int(_get(vision_config, "in_channels", 3)) * need("temporal_patch_size") * need("patch_size") ** 2
     )
-    channels = int(_get(vision_config, "in_channels", 3))
     p = sum(t * h * w for t, h, w in grids)
     full, windowed = _attention_square_sums(vision_config, grids)
     if family == "qwen2_5_vl":
         full_blocks = set(_get(vision_config, "fullatt_block_indexes", None) or [])
+        mlp, mergers = 6 * p * d * inter, 1  # gated MLP: gate, up, down
     else:
         full_blocks = set(range(depth))
-    mlp = (6 if family == "qwen2_5_vl" else 4) * p * d * inter
-    flops = 2 * p * d * channels * tpatch * patch * patch
+        mlp, mergers = 4 * p * d * inter, 1 + len(_get(vision_config, "deepstack_visual_indexes", None) or [])
+    flops = 2 * p * d * pixels_per_patch
     for block in range(depth):
         attention = 4 * d * (full if block in full_blocks else windowed)
         flops += 2 * p * d * 3 * d + 2 * p * d * d + attention + mlp
     merged, wide = p // (merge * merge), d * merge * merge
-    mergers = 1 + (
-        len(_get(vision_config, "deepstack_visual_indexes", None) or []) if family == "qwen3_vl" else 0
-    )
-    flops += mergers * (2 * merged * wide * wide + 2 * merged * wide * out)
-    return flops
+    return flops + mergers * (2 * merged * wide * wide + 2 * merged * wide * out)
 
 
 def _text_dims(text_config) -> dict[str, int]:
