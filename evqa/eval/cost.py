@@ -1,0 +1,230 @@
+"""Analytic forward FLOPs per query of a local Qwen2.5-VL / Qwen3-VL model (the TFLOPs cost column).
+
+Counted: every matrix multiplication, at 2*m*n*k FLOPs (one multiply and one add per term) — the linear
+layers, the patch-embedding convolution (a matmul over each patch's C*T*P*P pixels), the attention scores
+Q K^T and the attention-weighted values A V, and the LM head. Not counted (O(tokens * width), small):
+biases, norms, activations, softmax, rotary embeddings, residual and DeepStack additions, the learned
+position-embedding interpolation of Qwen3-VL. Attention is counted over the whole score matrix, causal
+or not (what eager and SDPA compute), i.e. 4 * heads * head_dim * q_len * kv_len per layer.
+
+Vision tower, P = sum over images/videos of t*h*w patches (`grid_thw`, in patch units), width D,
+MLP width I, m = spatial_merge_size:
+- patch embedding 2*P*D*(C*T*p*p); per block qkv 2*P*D*3D, output 2*P*D*D, attention 4*D*sum(L^2) over its
+  attention segments; MLP 6*P*D*I (Qwen2.5-VL, gated) or 4*P*D*I (Qwen3-VL);
+- segments: every frame (h*w patches) in full-attention blocks; Qwen2.5-VL's other blocks attend inside
+  windows of `window_size / patch_size` patches a side (the last window of a row/column is smaller);
+- patch merger on P / m^2 tokens: 2*(P/m^2)*(D m^2)^2 + 2*(P/m^2)*(D m^2)*out; Qwen3-VL has one more such
+  merger per DeepStack layer.
+Language model (hidden H, heads n_q, n_kv, head_dim d, MLP width I, per layer), prompt S tokens (text
+tokens + P / m^2 visual tokens), G generated tokens:
+- per token: q and o 2*H*n_q*d each, k and v 2*H*n_kv*d each, MLP 6*H*I;
+- prefill: S tokens, attention over S x S; decoding with a KV cache: generating G tokens feeds G - 1 of
+  them back (the first comes from the prefill), token j attending to S + j positions;
+- LM head 2*H*V per position whose logits are computed: one per generated token (generation computes the
+  last position's logits only), or one when G = 0 (a single scoring forward such as VQA²'s levels).
+The SAM2 mask decoder of an EVQA model is not included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+from evqa.errors import ConfigError
+
+
+def _get(cfg, name: str, default=None):
+    if isinstance(cfg, Mapping):
+        return cfg.get(name, default)
+    return getattr(cfg, name, default)
+
+
+def _need(cfg, name: str, where: str) -> int:
+    value = _get(cfg, name)
+    if value is None:
+        raise ConfigError(f"the {where} config has no '{name}'", field=name)
+    return int(value)
+
+
+def _family(vision_cfg) -> str:
+    """'qwen2_5_vl' (window attention, gated MLP) or 'qwen3_vl' (DeepStack, plain MLP)."""
+    model_type = str(_get(vision_cfg, "model_type", ""))
+    if model_type.startswith("qwen2_5_vl") or _get(vision_cfg, "fullatt_block_indexes") is not None:
+        return "qwen2_5_vl"
+    if model_type.startswith("qwen3_vl") or _get(vision_cfg, "deepstack_visual_indexes") is not None:
+        return "qwen3_vl"
+    raise ConfigError(
+        f"FLOPs are known for Qwen2.5-VL and Qwen3-VL vision towers, not {model_type or 'this'}"
+    )
+
+
+def _grids(grid_thw, merge: int) -> list[tuple[int, int, int]]:
+    grids = []
+    for item in grid_thw:
+        t, h, w = (int(x) for x in item)
+        if t < 1 or h < 1 or w < 1 or h % merge or w % merge:
+            raise ValueError(f"grid (t, h, w) = {(t, h, w)} must be positive with h, w divisible by {merge}")
+        grids.append((t, h, w))
+    return grids
+
+
+def visual_tokens(vision_config, grid_thw: Sequence[Sequence[int]]) -> int:
+    """LLM tokens the vision tower produces: sum of t*h*w / spatial_merge_size^2."""
+    merge = _need(vision_config, "spatial_merge_size", "vision")
+    return sum(t * h * w for t, h, w in _grids(grid_thw, merge)) // (merge * merge)
+
+
+def _window_sizes(n: int, size: int) -> list[int]:
+    """Lengths of consecutive windows of `size` over n positions (the last one shorter)."""
+    return [min(size, n - start) for start in range(0, n, size)]
+
+
+def _attention_square_sums(vision_config, grids) -> tuple[int, int]:
+    """(sum L^2 over full-attention segments, sum L^2 over windowed segments) in patches."""
+    full = sum(t * (h * w) ** 2 for t, h, w in grids)
+    if _family(vision_config) != "qwen2_5_vl":
+        return full, full
+    merge = _need(vision_config, "spatial_merge_size", "vision")
+    side = (
+        _need(vision_config, "window_size", "vision") // merge // _need(vision_config, "patch_size", "vision")
+    )
+    if side < 1:
+        raise ConfigError("window_size is smaller than one merged patch", field="window_size")
+    windowed = 0
+    for t, h, w in grids:
+        rows = sum(r * r for r in _window_sizes(h // merge, side))
+        cols = sum(c * c for c in _window_sizes(w // merge, side))
+        windowed += t * rows * cols * merge**4  # window (r, c) holds r*c merged tokens of m^2 patches
+    return full, windowed
+
+
+def vision_flops(vision_config, grid_thw: Sequence[Sequence[int]]) -> int:
+    """Matmul FLOPs of the vision tower on the given images/videos (`grid_thw`: (t, h, w) in patches)."""
+    family = _family(vision_config)
+
+    def need(name: str) -> int:
+        return _need(vision_config, name, "vision")
+
+    merge = need("spatial_merge_size")
+    grids = _grids(grid_thw, merge)
+    if not grids:
+        return 0
+    d, inter, depth, out = (
+        need("hidden_size"),
+        need("intermediate_size"),
+        need("depth"),
+        need("out_hidden_size"),
+    )
+    pixels_per_patch = (
+        int(_get(vision_config, "in_channels", 3)) * need("temporal_patch_size") * need("patch_size") ** 2
+    )
+    p = sum(t * h * w for t, h, w in grids)
+    full, windowed = _attention_square_sums(vision_config, grids)
+    if family == "qwen2_5_vl":
+        full_blocks = set(_get(vision_config, "fullatt_block_indexes", None) or [])
+        mlp, mergers = 6 * p * d * inter, 1  # gated MLP: gate, up, down
+    else:
+        full_blocks = set(range(depth))
+        mlp, mergers = 4 * p * d * inter, 1 + len(_get(vision_config, "deepstack_visual_indexes", None) or [])
+    flops = 2 * p * d * pixels_per_patch
+    for block in range(depth):
+        attention = 4 * d * (full if block in full_blocks else windowed)
+        flops += 2 * p * d * 3 * d + 2 * p * d * d + attention + mlp
+    merged, wide = p // (merge * merge), d * merge * merge
+    return flops + mergers * (2 * merged * wide * wide + 2 * merged * wide * out)
+
+
+def _text_dims(text_config) -> dict[str, int]:
+    if _get(text_config, "num_experts") or _get(text_config, "num_local_experts"):
+        raise ConfigError("mixture-of-experts language models are not covered by the FLOP formula")
+    hidden = _need(text_config, "hidden_size", "text")
+    heads = _need(text_config, "num_attention_heads", "text")
+    model_type = str(_get(text_config, "model_type", ""))
+    # Qwen2.5-VL derives the head size from the width; Qwen3-VL reads `head_dim`
+    head_dim = _get(text_config, "head_dim") if model_type.startswith("qwen3") else None
+    return {
+        "hidden": hidden,
+        "heads": heads,
+        "kv_heads": int(_get(text_config, "num_key_value_heads", None) or heads),
+        "head_dim": int(head_dim or hidden // heads),
+        "inter": _need(text_config, "intermediate_size", "text"),
+        "layers": _need(text_config, "num_hidden_layers", "text"),
+        "vocab": _need(text_config, "vocab_size", "text"),
+    }
+
+
+def text_flops(
+    text_config, prompt_tokens: int, generated_tokens: int = 0, lm_head_tokens: int | None = None
+) -> tuple[int, int, int]:
+    """(prefill, decode, lm_head) matmul FLOPs of the language model for one query (module doc)."""
+    if prompt_tokens < 1 or generated_tokens < 0:
+        raise ValueError(
+            f"need prompt_tokens >= 1 and generated_tokens >= 0, got {prompt_tokens}, {generated_tokens}"
+        )
+    k = _text_dims(text_config)
+    hidden, qd, kvd = k["hidden"], k["heads"] * k["head_dim"], k["kv_heads"] * k["head_dim"]
+    per_token = 2 * hidden * (2 * qd + 2 * kvd) + 6 * hidden * k["inter"]
+    s, fed = prompt_tokens, max(generated_tokens - 1, 0)
+    prefill = k["layers"] * (s * per_token + 4 * qd * s * s)
+    # decode steps j = 1..fed: one token attending to s + j cached positions
+    attended = fed * s + fed * (fed + 1) // 2
+    decode = k["layers"] * (fed * per_token + 4 * qd * attended)
+    positions = max(generated_tokens, 1) if lm_head_tokens is None else int(lm_head_tokens)
+    return prefill, decode, 2 * hidden * k["vocab"] * positions
+
+
+@dataclass(frozen=True)
+class QueryFlops:
+    """Matmul FLOPs of one query, by part; `total` and `tflops` (total / 1e12) for reports."""
+
+    vision: int
+    prefill: int
+    decode: int
+    lm_head: int
+    prompt_tokens: int
+    visual_tokens: int
+    generated_tokens: int
+
+    @property
+    def total(self) -> int:
+        return self.vision + self.prefill + self.decode + self.lm_head
+
+    @property
+    def tflops(self) -> float:
+        return self.total / 1e12
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "total": self.total, "tflops": self.tflops}
+
+
+def query_flops(
+    config,
+    *,
+    text_tokens: int,
+    grid_thw: Sequence[Sequence[int]] = (),
+    generated_tokens: int = 0,
+    lm_head_tokens: int | None = None,
+) -> QueryFlops:
+    """FLOPs of one query of a Qwen2.5-VL / Qwen3-VL model (config object or config.json dict).
+
+    Args:
+        text_tokens: prompt tokens that are not visual (chat template, question, vision start/end marks).
+        grid_thw: (t, h, w) in patches of each image / video the model sees (the processor's grid_thw).
+        generated_tokens: tokens generated with a KV cache (0: a single forward, e.g. quality scoring).
+        lm_head_tokens: positions whose logits are computed (default: module doc).
+    """
+    vision_config, text_config = _get(config, "vision_config"), _get(config, "text_config")
+    if vision_config is None or text_config is None:
+        raise ConfigError("a Qwen-VL config needs vision_config and text_config")
+    n_visual = visual_tokens(vision_config, grid_thw)
+    prompt = int(text_tokens) + n_visual
+    prefill, decode, head = text_flops(text_config, prompt, generated_tokens, lm_head_tokens)
+    return QueryFlops(
+        vision=vision_flops(vision_config, grid_thw),
+        prefill=prefill,
+        decode=decode,
+        lm_head=head,
+        prompt_tokens=prompt,
+        visual_tokens=n_visual,
+        generated_tokens=int(generated_tokens),
+    )
