@@ -1,0 +1,69 @@
+"""The error viewer: a static HTML report of where and why a model fails, one entry at a time.
+
+    report = st_evidence_gen.build_report(out, gt_csv, [GenRun(pred_file)], video_dir=..., gt_mask_dir=...)
+    render_report(report, out)                     # -> out/index.html, opens from disk
+
+or in one call (what `evqa view` and the demo use): `write_st_evidence_gen_viewer(out, gt_csv, [pred])`.
+
+The view model (`evqa.eval.viewer.model`) is benchmark-neutral: a benchmark supplies a builder that turns
+its ground truth, prediction files and the scorer's results into a `ViewReport`; the renderer and the page
+serve every benchmark alike.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from evqa.eval.viewer.model import (
+    FAILURE_TYPES,
+    EntryView,
+    FrameView,
+    JudgeView,
+    MetricTable,
+    RunEntryView,
+    RunHeader,
+    RunView,
+    ViewReport,
+    classify_failure,
+)
+from evqa.eval.viewer.render import prepare_report_dir, render_report
+
+__all__ = [
+    "FAILURE_TYPES",
+    "EntryView",
+    "FrameView",
+    "JudgeView",
+    "MetricTable",
+    "RunEntryView",
+    "RunHeader",
+    "RunView",
+    "ViewReport",
+    "classify_failure",
+    "prepare_report_dir",
+    "render_report",
+    "write_st_evidence_gen_viewer",
+]
+
+
+def write_st_evidence_gen_viewer(out_dir: str | os.PathLike, gt_file: str | os.PathLike,
+                                 pred_files: list[str | os.PathLike], *, pred_mask_dirs=None, video_dir=None,
+                                 gt_mask_dir=None, chunk_size: int = 100, **options) -> Path:  # fmt: skip
+    """Score `pred_files` on the ST-Evidence gen CSV `gt_file` and write their viewer into `out_dir`.
+
+    pred_mask_dirs: one predicted-mask folder per prediction file (None entries: the scorer's default);
+    video_dir / gt_mask_dir: as for `st_evidence_gen.build_report`, whose other keyword `options` (limit,
+    max_frames, thumb_width, thresholds, num_workers, progress, title, mask_mode) pass through.
+    Returns the path of the report's index.html.
+    """
+    from evqa.eval.viewer.st_evidence_gen import GenRun, build_report
+
+    mask_dirs = list(pred_mask_dirs or [None] * len(pred_files))
+    if len(mask_dirs) != len(pred_files):
+        from evqa.errors import ConfigError
+
+        raise ConfigError(f"{len(mask_dirs)} predicted-mask folder(s) for {len(pred_files)} prediction file(s)",
+                          field="--pred_mask_dir")  # fmt: skip
+    runs = [GenRun(str(p), None if m is None else str(m)) for p, m in zip(pred_files, mask_dirs, strict=True)]
+    report = build_report(out_dir, gt_file, runs, video_dir=video_dir, gt_mask_dir=gt_mask_dir, **options)
+    return render_report(report, out_dir, chunk_size=chunk_size)
