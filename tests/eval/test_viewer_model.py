@@ -83,7 +83,8 @@ def test_numbers_are_the_scorers(ab, run):
     assert values["t-mean"] == expected["temporal_metrics"]["t_mean"]
     assert values["J&F"] == expected["mask_metrics"]["J&F"]
     by_category = next(t for t in report.tables if t.title == "By category")
-    action = next(r for r in by_category.rows if r["label"] == f"{report.runs[run].name} · action")
+    assert [r["label"] for r in by_category.rows[:2]] == ["action · A", "action · B"]
+    action = next(r for r in by_category.rows if r["label"] == f"action · {report.runs[run].name}")
     assert action["values"]["Acc"] == expected["by_category"]["action"]["accuracy"]
     for entry in report.entries:
         sample = expected["per_sample_scores"][entry.entry_id]

@@ -65,7 +65,7 @@ class VideoFrames:
         self.info = None
         self.error: str | None = None
         if self.path is None:
-            self.error = "no video path"
+            self.error = "no video folder given (--video_dir) or no video_path in the CSV"
         elif not self.path.exists():
             self.error = f"video not found: {self.path}"
         else:

@@ -190,11 +190,12 @@ def metric_tables(runs: list[RunView], results: list[dict]) -> list[MetricTable]
     tables = [main]
     for group, title in (("by_source", "By source"), ("by_category", "By category")):
         table = MetricTable(title, names)
-        for k, (run, res) in enumerate(zip(runs, results, strict=True)):
-            for name, values in (res.get(group) or {}).items():
-                table.add_row(
-                    f"{run.name} · {name}", {c: values.get(GROUP_KEYS.get(c, c)) for c in names}, run=k
-                )
+        for name in sorted({name for res in results for name in (res.get(group) or {})}):
+            for k, (run, res) in enumerate(zip(runs, results, strict=True)):  # a group's runs side by side
+                values = (res.get(group) or {}).get(name)
+                if values is not None:
+                    row = {c: values.get(GROUP_KEYS.get(c, c)) for c in names}
+                    table.add_row(f"{name} · {run.name}", row, run=k)
         if table.rows:
             tables.append(table)
     for table in tables:
