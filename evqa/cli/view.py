@@ -23,7 +23,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Write a static HTML report of a run's errors: per entry "
                                 "the answers, a GT vs predicted timeline, frames with GT and predicted masks, "
                                 "the raw reply; a summary with the metric table, filters and an A/B comparison.")  # fmt: skip
-    p.add_argument("--pred_file", "--pred-file", dest="pred_files", action="append", required=True,
+    p.add_argument("--pred_file", "--pred-file", dest="pred_files", action="append", required=True, metavar="PRED",
                    help="prediction file (JSON or JSONL); give it twice to compare two runs (A/B)")  # fmt: skip
     p.add_argument(
         "--benchmark", default="st_evidence_gen", choices=BENCHMARKS, help="benchmark (default: %(default)s)"
@@ -44,7 +44,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     data.add_argument("--gt_mask_dir", "--gt-mask-dir", dest="gt_mask_dir", default=None,
                       help="GT masks, <dir>/<entry_id>/<frame:05d>.png or <dir>/<entry_id>.json (default: masks/, "
                       "masks_rle/ or gt_masks/ next to the CSV; none found: no masks)")  # fmt: skip
-    data.add_argument("--pred_mask_dir", "--pred-mask-dir", dest="pred_mask_dirs", action="append", default=None,
+    data.add_argument("--pred_mask_dir", "--pred-mask-dir", dest="pred_mask_dirs", action="append", default=None, metavar="DIR",
                       help="predicted masks, once per --pred_file in the same order (default: <pred_file without "
                       ".json>/<mask_mode>, as evqa eval)")  # fmt: skip
     data.add_argument("--mask_mode", default="concat", choices=["concat", "seperate", "separate"],
