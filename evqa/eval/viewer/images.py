@@ -94,7 +94,7 @@ class ReportImages:
 
     def _write_rgba(self, key: str, name: str, rgba: np.ndarray) -> str:
         path, relative = self._path(key, name)
-        Image.fromarray(rgba, mode="RGBA").save(path, format="PNG", optimize=True)
+        Image.fromarray(rgba, mode="RGBA").save(path, format="PNG")
         return relative
 
     def write_gt_outline(self, key: str, index: int, mask: np.ndarray, size: tuple[int, int]) -> str:

@@ -12,7 +12,6 @@ evidence-backed accuracy); an entry without GT segments / masks is not judged on
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,18 +27,25 @@ from evqa.eval.st_evidence import evaluate_gen
 from evqa.eval.viewer.frames import VideoFrames, choose_frames, even_frames, write_entry_frames
 from evqa.eval.viewer.images import ReportImages
 from evqa.eval.viewer.model import (
-    FAILURE_TYPES,
     EntryView,
-    JudgeView,
     MetricTable,
     RunEntryView,
-    RunHeader,
     RunView,
     ViewReport,
     classify_failure,
 )
+from evqa.eval.viewer.records import (
+    answer_text,
+    check_dir,
+    check_runs,
+    failure_table,
+    judge_of,
+    raw_reply,
+    record_error,
+    run_view,
+    title_of,
+)
 from evqa.eval.viewer.render import prepare_report_dir
-from evqa.io import write_json_atomic
 from evqa.prompts import LETTERS
 
 BENCHMARK = "st_evidence_gen"
@@ -59,7 +65,6 @@ COLUMNS = (
     ("J&F", "mask_metrics", "J&F"),
 )
 GROUP_KEYS = {"Acc": "accuracy", "t-mean": "t_mean"}
-RUN_NAMES = "ABCDEFGH"
 
 
 @dataclass
@@ -86,50 +91,6 @@ def _duration(entry: GenEntry) -> float | None:
     return value if value > 0 else None
 
 
-def _header(records: dict) -> RunHeader:
-    """Model, checkpoint and sampling of a run, from its first record with a `meta` (the runner writes the
-    model identity and sampling into every record's meta)."""
-    meta = next((r["meta"] for r in records.values() if isinstance(r, dict) and isinstance(r.get("meta"), dict)),
-                {})  # fmt: skip
-    sampling = [f"{meta['fps']:g} fps" if isinstance(meta.get("fps"), (int, float)) else None,
-                f"{len(meta['frames'])} frames" if isinstance(meta.get("frames"), list) else None]  # fmt: skip
-    extra = {
-        k: v for k, v in meta.items() if k in ("adapter", "prompt_version", "device", "dtype", "endpoint")
-    }
-    return RunHeader(
-        model=str(meta["model"]) if meta.get("model") else None,
-        checkpoint=str(meta.get("checkpoint") or meta.get("model_path") or "") or None,
-        sampling=", ".join(s for s in sampling if s) or None,
-        extra={k: str(v) for k, v in extra.items()},
-    )
-
-
-def _answer_text(letter: str | None, candidates: list[str]) -> str | None:
-    if letter is None:
-        return None
-    index = LETTERS.find(letter)
-    return f"{letter}. {candidates[index]}" if 0 <= index < len(candidates) else letter
-
-
-def _raw_reply(record) -> str | None:
-    if not isinstance(record, dict) or record.get("raw_response") is None:
-        return None
-    raw = record["raw_response"]
-    return raw if isinstance(raw, str) else json.dumps(raw, indent=1, ensure_ascii=False)
-
-
-def _judge(record) -> JudgeView | None:
-    """A judge's decision stored with the record (`judge: {pred|verdict, score, raw_response|raw}`), if any."""
-    judge = record.get("judge") if isinstance(record, dict) else None
-    if not isinstance(judge, dict):
-        return None
-    score = judge.get("score")
-    raw = judge.get("raw_response", judge.get("raw"))
-    return JudgeView(verdict=judge.get("pred", judge.get("verdict")),
-                     score=float(score) if isinstance(score, (int, float)) else None,
-                     raw=raw if isinstance(raw, str) or raw is None else json.dumps(raw))  # fmt: skip
-
-
 def _evidence_problems(sample: dict, thresholds: EvidenceThresholds) -> list[str]:
     problems = []
     iop, j = sample.get("temporal_iop"), sample.get("spatial_j")
@@ -148,7 +109,7 @@ def run_entry_view(entry: GenEntry, record, sample: dict, thresholds: EvidenceTh
     bad_evidence = _evidence_problems(sample, thresholds)
     failure = classify_failure("ok" if status == "ok" else status, answer_read, sample["qa_correct"],
                                not bad_evidence)  # fmt: skip
-    error = str(record.get("error")) if isinstance(record, dict) and record.get("error") else None
+    error = record_error(record)
     letter = sample.get("pred_letter")
     gt_letter = LETTERS[entry.answer_index] if 0 <= entry.answer_index < len(LETTERS) else None
     detail = {
@@ -167,11 +128,11 @@ def run_entry_view(entry: GenEntry, record, sample: dict, thresholds: EvidenceTh
     extras += [f"mask error: {mask_error}"] if mask_error else []
     segments = read_gen_record(record, entry.candidates).segments if status == "ok" else []
     return RunEntryView(
-        failure=failure, correct=bool(sample["qa_correct"]), answer=_answer_text(letter, entry.candidates),
-        letter=letter, detail="; ".join(x for x in [detail, *extras] if x), raw_reply=_raw_reply(record),
+        failure=failure, correct=bool(sample["qa_correct"]), answer=answer_text(letter, entry.candidates),
+        letter=letter, detail="; ".join(x for x in [detail, *extras] if x), raw_reply=raw_reply(record),
         error=error, segments=[(round(s, 4), round(e, 4)) for s, e in segments],
         iou=sample.get("temporal_iou"), iop=sample.get("temporal_iop"),
-        j=sample.get("spatial_j"), f=sample.get("spatial_f"), judge=_judge(record),
+        j=sample.get("spatial_j"), f=sample.get("spatial_f"), judge=judge_of(record),
     )  # fmt: skip
 
 
@@ -206,15 +167,13 @@ def metric_tables(runs: list[RunView], results: list[dict]) -> list[MetricTable]
     return tables
 
 
-def count_tables(runs: list[RunView], results: list[dict], report: ViewReport) -> list[MetricTable]:
-    """Entries per failure type, and the scorer's skip counts (`skipped` of the results JSON), one row per run."""
-    failures = MetricTable("Failure types", list(FAILURE_TYPES), unit="entries")
-    skipped = MetricTable("Skipped by the scorer", sorted({k for r in results for k in (r.get("skipped") or {})}),
-                          unit="entries")  # fmt: skip
-    for k, (run, res, counts) in enumerate(zip(runs, results, report.failure_counts(), strict=True)):
-        failures.add_row(run.name, counts, run=k)
-        skipped.add_row(run.name, res.get("skipped") or {}, run=k)
-    return [failures, skipped] if skipped.columns else [failures]
+def skip_table(runs: list[RunView], results: list[dict]) -> MetricTable:
+    """The scorer's skip counts (`skipped` of each results JSON), one row per run."""
+    table = MetricTable("Skipped by the scorer", sorted({k for r in results for k in (r.get("skipped") or {})}),
+                        unit="entries")  # fmt: skip
+    for k, (run, res) in enumerate(zip(runs, results, strict=True)):
+        table.add_row(run.name, res.get("skipped") or {}, run=k)
+    return table
 
 
 def _mask_source(store: MaskStore | None, key: str):
@@ -271,11 +230,6 @@ def _meta_frames(record) -> list[int]:
     return [int(i) for i in frames if isinstance(i, int)] if isinstance(frames, list) else []
 
 
-def _check_dir(path, flag: str) -> None:
-    if path is not None and not Path(path).is_dir():
-        raise ConfigError(f"folder not found: {path}", field=flag)
-
-
 def build_report(out_dir: str | os.PathLike, gt_file: str | os.PathLike, runs: list[GenRun], *,
                  video_dir=None, gt_mask_dir=None, mask_mode: str = "concat", limit: int | None = None,
                  max_frames: int = 8, thumb_width: int = 320, thresholds: EvidenceThresholds | None = None,
@@ -290,16 +244,13 @@ def build_report(out_dir: str | os.PathLike, gt_file: str | os.PathLike, runs: l
     entry; thumb_width: thumbnail width (pixels).
     Raises ConfigError / DataError / PredictionError for a missing or malformed input, naming it.
     """
-    if not runs:
-        raise ConfigError("give at least one prediction file", field="--pred_file")
-    if len(runs) > len(RUN_NAMES):
-        raise ConfigError(f"at most {len(RUN_NAMES)} prediction files", field="--pred_file")
+    check_runs(runs)
     if max_frames < 1:
         raise ConfigError(f"max_frames must be at least 1, got {max_frames}", field="--max_frames")
-    _check_dir(video_dir, "--video_dir")
-    _check_dir(gt_mask_dir, "--gt_mask_dir")
+    check_dir(video_dir, "--video_dir")
+    check_dir(gt_mask_dir, "--gt_mask_dir")
     for run in runs:
-        _check_dir(run.pred_mask_dir, "--pred_mask_dir")
+        check_dir(run.pred_mask_dir, "--pred_mask_dir")
     thresholds = thresholds or EvidenceThresholds()
     entries = load_gen_benchmark(gt_file)
     if limit is not None:
@@ -313,7 +264,11 @@ def build_report(out_dir: str | os.PathLike, gt_file: str | os.PathLike, runs: l
         view, res, recs, root = _score_run(k, run, entries, gt_file if limit is None else entries, gt_mask_dir,
                                            mask_mode, num_workers, progress, out)  # fmt: skip
         run_views.append(view), results.append(res), records.append(recs), pred_roots.append(root)
-    report = ViewReport(title=title or _title(runs), benchmark=BENCHMARK, runs=run_views)
+    report = ViewReport(
+        title=title or title_of("ST-Evidence gen", [r.pred_file for r in runs]),
+        benchmark=BENCHMARK,
+        runs=run_views,
+    )
     if limit is not None:
         report.notes.append(
             f"first {len(entries)} entries of {gt_file} (--limit {limit}); the numbers are theirs"
@@ -322,18 +277,13 @@ def build_report(out_dir: str | os.PathLike, gt_file: str | os.PathLike, runs: l
                           max_frames)  # fmt: skip
     for position, entry in enumerate(tqdm(entries, desc="Viewer frames", unit="entry", disable=not progress)):
         report.entries.append(_entry_view(entry, position, records, results, thresholds, writer))
-    report.tables = [*metric_tables(run_views, results), *count_tables(run_views, results, report)]
+    report.tables = [
+        *metric_tables(run_views, results),
+        failure_table(report),
+        skip_table(run_views, results),
+    ]
     report.validate()
     return report
-
-
-def _title(runs: list[GenRun]) -> str:
-    """'ST-Evidence gen: a vs b' from the file stems (with their folder when two stems are the same)."""
-    paths = [Path(r.pred_file) for r in runs]
-    names = [p.stem for p in paths]
-    if len(set(names)) < len(names):
-        names = [f"{p.parent.name}/{p.stem}" for p in paths]
-    return "ST-Evidence gen: " + " vs ".join(names)
 
 
 def _score_run(k, run: GenRun, entries, gt, gt_mask_dir, mask_mode, num_workers, progress, out):
@@ -346,12 +296,7 @@ def _score_run(k, run: GenRun, entries, gt, gt_mask_dir, mask_mode, num_workers,
         notes.append(f"no predicted masks at {root}: masks not scored")
     res = evaluate_gen(gt, run.pred_file, eval_masks=masks, gt_mask_dir=gt_mask_dir, pred_mask_dir=root,
                        num_workers=num_workers, progress=progress, mask_mode=mask_mode)  # fmt: skip
-    name = RUN_NAMES[k]
-    results_file = f"results/run_{name}.json"
-    write_json_atomic(Path(out) / results_file, res)
-    view = RunView(name=name, pred_file=str(run.pred_file), header=_header(records), results_file=results_file,
-                   notes=notes)  # fmt: skip
-    return view, res, records, root if masks else None
+    return run_view(k, run.pred_file, records, res, out, notes), res, records, root if masks else None
 
 
 def _has_mask_folders(records: dict) -> bool:
