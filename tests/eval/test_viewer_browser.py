@@ -296,3 +296,35 @@ def test_a_1300_entry_report_opens_from_its_index(page, tmp_path):
         == "verdict: yes, score: 4.0"
     )
     assert page.locator("#entry-detail pre.judge-raw").text_content() == "{'pred': 'yes', 'score': 4}"
+
+
+def test_mcq_option_images_and_time_options(page, tmp_path):
+    from evqa.data.st_evidence import load_mcq_benchmark
+    from evqa.data.synth import generate
+    from evqa.data.synth.paths import SynthPaths
+    from evqa.eval.viewer import write_st_evidence_mcq_viewer
+
+    generate(tmp_path / "synth", num_train=0, num_test=2, score=False, progress=False)
+    paths = SynthPaths(tmp_path / "synth")
+    entries = load_mcq_benchmark(paths.mcq_csv, paths.temp_options, paths.mask_options)
+    entry = entries[0]
+    pred = tmp_path / "mcq.json"
+    pred.write_text(
+        json.dumps({entry.entry_id: {"answer": entry.answer, "evidence_t": "A", "evidence_s": "B"}})
+    )
+    index = write_st_evidence_mcq_viewer(tmp_path / "r", paths.mcq_csv, [pred], distractors_file=paths.temp_options,
+                                         mask_file=paths.mask_options, video_dir=paths.video_dir, progress=False)  # fmt: skip
+    _open(page, index.as_uri())
+    page.select_option("#filter-category", "spatial_evidence")
+    assert _visible_ids(page) == [f"{e.entry_id}:spatial_evidence" for e in entries]
+    page.click(f'#entry-list tr[data-entry-id="{entry.entry_id}:spatial_evidence"]')
+    page.wait_for_selector(f'#entry-detail[data-entry-id="{entry.entry_id}:spatial_evidence"]')
+    captions = page.locator("#entry-detail figure figcaption").all_text_contents()
+    assert captions == [f"option {c}" + (" (GT)" if c == entry.mask_answer else "") for c in "ABCD"]
+    assert _loaded(page, '#entry-detail figure[data-frame="3"] img.frame-image') == 112
+    page.goto(index.as_uri() + "#entry=" + entry.entry_id + ":time_evidence")
+    page.wait_for_selector(f'#entry-detail[data-entry-id="{entry.entry_id}:time_evidence"]')
+    length = float(page.get_attribute("#entry-detail .timeline", "data-length"))
+    ((start, end),) = entry.time_options[0]  # run A picked option A
+    drawn = _bar(page, "#entry-detail .seg.pred.run-0")
+    assert drawn == pytest.approx((100 * start / length, 100 * (end - start) / length), abs=0.2)

@@ -3,7 +3,8 @@
     report = st_evidence_gen.build_report(out, gt_csv, [GenRun(pred_file)], video_dir=..., gt_mask_dir=...)
     render_report(report, out)                     # -> out/index.html, opens from disk
 
-or in one call (what `evqa view` and the demo use): `write_st_evidence_gen_viewer(out, gt_csv, [pred])`.
+or in one call (what `evqa view` and the demo use): `write_st_evidence_gen_viewer(out, gt_csv, [pred])`,
+and for the multiple-choice benchmark `write_st_evidence_mcq_viewer(out, mcq_csv, [pred], ...)`.
 
 The view model (`evqa.eval.viewer.model`) is benchmark-neutral: a benchmark supplies a builder that turns
 its ground truth, prediction files and the scorer's results into a `ViewReport`; the renderer and the page
@@ -43,6 +44,7 @@ __all__ = [
     "prepare_report_dir",
     "render_report",
     "write_st_evidence_gen_viewer",
+    "write_st_evidence_mcq_viewer",
 ]
 
 
@@ -66,4 +68,20 @@ def write_st_evidence_gen_viewer(out_dir: str | os.PathLike, gt_file: str | os.P
                           field="--pred_mask_dir")  # fmt: skip
     runs = [GenRun(str(p), None if m is None else str(m)) for p, m in zip(pred_files, mask_dirs, strict=True)]
     report = build_report(out_dir, gt_file, runs, video_dir=video_dir, gt_mask_dir=gt_mask_dir, **options)
+    return render_report(report, out_dir, chunk_size=chunk_size)
+
+
+def write_st_evidence_mcq_viewer(out_dir: str | os.PathLike, data_file: str | os.PathLike, pred_files: list,
+                                 *, distractors_file=None, mask_file=None, chunk_size: int = 100,
+                                 **options) -> Path:  # fmt: skip
+    """Score ST-Evidence MCQ `pred_files` against the MCQ data files and write their viewer into `out_dir`.
+
+    Keyword `options` (video_dir, limit, thumb_width, progress, title) pass to `st_evidence_mcq.build_report`.
+    Returns the path of the report's index.html.
+    """
+    from evqa.eval.viewer.st_evidence_mcq import McqData, build_report
+
+    data = McqData(str(data_file), None if distractors_file is None else str(distractors_file),
+                   None if mask_file is None else str(mask_file))  # fmt: skip
+    report = build_report(out_dir, data, [str(p) for p in pred_files], **options)
     return render_report(report, out_dir, chunk_size=chunk_size)

@@ -127,13 +127,15 @@ class RunEntryView:
 
 @dataclass
 class FrameView:
-    """One shown frame: its index on the annotation timeline, its time (s), the thumbnail JPEG (None when
-    the video could not be read), the GT mask outline PNG and one predicted-mask fill PNG per run (None
-    where that mask does not exist). Areas are mask fractions of the frame in [0, 1]."""
+    """One shown picture: a frame (its index on the annotation timeline and its time in s) or another
+    image (an option image: time None, `label` says what it is); the thumbnail JPEG (None when the video
+    could not be read), the GT mask outline PNG and one predicted-mask fill PNG per run (None where that
+    mask does not exist). Areas are mask fractions of the frame in [0, 1]."""
 
     index: int
-    time: float
+    time: float | None
     image: str | None = None
+    label: str | None = None
     gt_overlay: str | None = None
     gt_area: float | None = None
     pred_overlays: list[str | None] = field(default_factory=list)
@@ -168,7 +170,7 @@ class EntryView:
         """Where the timeline bar draws each segment, in percent of its length.
 
         Returns {"length": s, "known": whether length is the video duration (else the last segment end or
-        frame time), "gt": [bar], "runs": [[bar] per run], "frames": [left % of each shown frame]}, where
+        frame time), "gt": [bar], "runs": [[bar] per run], "frames": [left % of each shown frame, None if it has no time]}, where
         a bar is {"start", "end" (s), "left", "width" (% of length)}, clipped to [0, length]; a segment with
         nothing left after clipping is not drawn.
         """
@@ -177,13 +179,16 @@ class EntryView:
             length = float(self.duration)
         else:
             ends = [e for _, e in self.gt_segments] + [e for r in self.runs for _, e in r.segments]
-            length = max([*ends, *(f.time for f in self.frames), 0.0]) or 1.0
+            length = max([*ends, *(f.time for f in self.frames if f.time is not None), 0.0]) or 1.0
         return {
             "length": length,
             "known": known,
             "gt": timeline_bars(self.gt_segments, length),
             "runs": [timeline_bars(r.segments, length) for r in self.runs],
-            "frames": [round(100 * min(max(f.time, 0.0), length) / length, 4) for f in self.frames],
+            "frames": [
+                None if f.time is None else round(100 * min(max(f.time, 0.0), length) / length, 4)
+                for f in self.frames
+            ],  # fmt: skip
         }
 
     def differs(self) -> bool:

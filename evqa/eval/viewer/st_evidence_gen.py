@@ -218,6 +218,8 @@ class _FrameWriter:
         view.frames, size = write_entry_frames(
             self.images, key, indices, TIMELINE_FPS, video, gt_source, sources
         )
+        if not view.frames:
+            view.notes.append("no frames: neither the video nor any mask could be read")
         if size is not None:
             view.height, view.width = size
         if video.error and video.info is not None:

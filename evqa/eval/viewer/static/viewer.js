@@ -257,13 +257,14 @@
     box.appendChild(el("div", { className: "row", "data-row": "gt" }, el("span", { className: "row-label", text: "GT" }),
       track(t.gt, "gt"), el("span", { className: "scores" })));
     entry.runs.forEach(function (r, k) {
-      var scores = "IoU " + fmt(r.iou, 2) + " \u00b7 IoP " + fmt(r.iop, 2);
+      var scores = r.iou === null && r.iop === null ? "" : "IoU " + fmt(r.iou, 2) + " \u00b7 IoP " + fmt(r.iop, 2);
       box.appendChild(el("div", { className: "row", "data-row": "run", "data-run": k },
         el("span", { className: "row-label", text: RUNS[k].name }), track(t.runs[k], "pred run-" + (k % 4)),
         el("span", { className: "scores", "data-run": k, text: scores })));
     });
-    var ticks = t.frames.map(function (left, i) {
-      return el("div", { className: "tick", style: "left: " + left + "%", title: "frame " + entry.frames[i].index });
+    var ticks = [];
+    t.frames.forEach(function (left, i) {
+      if (left !== null) ticks.push(el("div", { className: "tick", style: "left: " + left + "%", title: "frame " + entry.frames[i].index }));
     });
     box.appendChild(el("div", { className: "row", "data-row": "frames" }, el("span", { className: "row-label", text: "frames shown" }),
       track([], "", ticks), el("span", { className: "scores" })));
@@ -291,7 +292,7 @@
       if (f.gt_overlay) stack.appendChild(image(f.gt_overlay, "overlay gt" + small, w, h));
       var pred = f.pred_overlays[k];
       if (pred) stack.appendChild(image(pred, "overlay pred run-" + k + small, w, h));
-      var caption = "t = " + fmt(f.time, 2) + " s (frame " + f.index + ")";
+      var caption = f.label !== null ? f.label : "t = " + fmt(f.time, 2) + " s (frame " + f.index + ")";
       var areas = [];
       if (f.gt_area !== null) areas.push("GT " + fmt(100 * f.gt_area, 1) + "%");
       if (f.pred_areas[k] !== null && f.pred_areas[k] !== undefined) areas.push(RUNS[k].name + " " + fmt(100 * f.pred_areas[k], 1) + "%");
@@ -322,16 +323,18 @@
       });
       options.appendChild(li);
     });
-    var runs = el("table", { id: "entry-runs" }, el("tr", null, el("th", { text: "run" }), el("th", { text: "answer" }),
-      el("th", { text: "failure type" }), el("th", { text: "why" }), el("th", { className: "num", text: "IoU" }),
-      el("th", { className: "num", text: "IoP" }), el("th", { className: "num", text: "J" }), el("th", { className: "num", text: "F" })));
+    var scoreKeys = [["iou", "IoU"], ["iop", "IoP"], ["j", "J"], ["f", "F"]].filter(function (pair) {
+      return entry.runs.some(function (r) { return r[pair[0]] !== null; });  // only the scores this entry has
+    });
+    var head = el("tr", null, el("th", { text: "run" }), el("th", { text: "answer" }), el("th", { text: "failure type" }), el("th", { text: "why" }));
+    scoreKeys.forEach(function (pair) { head.appendChild(el("th", { className: "num", text: pair[1] })); });
+    var runs = el("table", { id: "entry-runs" }, head);
     var judged = entry.runs.some(function (r) { return r.judge; });
-    if (judged) runs.rows[0].appendChild(el("th", { text: "judge" }));
+    if (judged) head.appendChild(el("th", { text: "judge" }));
     entry.runs.forEach(function (r, k) {
       var tr = el("tr", { "data-run": k }, el("td", null, el("span", { className: "swatch run-" + (k % 4) }), RUNS[k].name),
-        el("td", { text: r.answer || "\u2013" }), el("td", null, badge(r.failure)), el("td", { text: r.detail || "" }),
-        el("td", { className: "num", "data-metric": "iou", text: fmt(r.iou, 3) }), el("td", { className: "num", "data-metric": "iop", text: fmt(r.iop, 3) }),
-        el("td", { className: "num", "data-metric": "j", text: fmt(r.j, 3) }), el("td", { className: "num", "data-metric": "f", text: fmt(r.f, 3) }));
+        el("td", { text: r.answer || "\u2013" }), el("td", null, badge(r.failure)), el("td", { text: r.detail || "" }));
+      scoreKeys.forEach(function (pair) { tr.appendChild(el("td", { className: "num", "data-metric": pair[0], text: fmt(r[pair[0]], 3) })); });
       if (judged) tr.appendChild(el("td", { className: "judge", text: r.judge ? (r.judge.verdict || "\u2013") + ", score " + fmt(r.judge.score, 1) : "\u2013" }));
       runs.appendChild(tr);
     });
@@ -341,20 +344,25 @@
       el("p", { className: "question", text: entry.question }),
       options,
       el("p", null, "GT answer: ", el("strong", { text: entry.gt_answer })),
-      runs,
-      el("h3", { text: "Temporal evidence" }),
-      drawTimeline(entry)];
+      runs];
+    var t = entry.timeline;
+    if (t.gt.length || t.runs.some(function (bars) { return bars.length; }) || entry.gt_segments.length) {
+      children.push(el("h3", { text: "Temporal evidence" }), drawTimeline(entry));
+    }
     if (entry.frames.length) {
-      children.push(el("h3", { text: "Frames" }), el("p", { className: "muted" }, el("span", { className: "swatch gt" }), "GT mask outline",
-        " \u00a0 ", el("span", { className: "muted", text: "predicted mask fill: " }),
-        RUNS.map(function (r, k) { return el("span", null, el("span", { className: "swatch run-" + (k % 4) }), r.name + " "); })
-          .reduce(function (frag, node) { frag.appendChild(node); return frag; }, document.createDocumentFragment())));
-      entry.runs.forEach(function (r, k) {
-        if (RUNS.length > 1) children.push(el("p", { className: "muted", text: "run " + RUNS[k].name }));
-        children.push(drawFrames(entry, k));
-      });
-    } else {
-      children.push(el("p", { className: "muted", text: "No frames: neither the video nor any mask could be read." }));
+      var masks = entry.frames.some(function (f) { return f.gt_overlay || f.pred_overlays.some(Boolean); });
+      children.push(el("h3", { text: entry.frames[0].time === null ? "Images" : "Frames" }));
+      if (masks) {
+        var legend = el("p", { className: "muted" }, el("span", { className: "swatch gt" }), "GT mask outline \u00a0 predicted mask fill: ");
+        RUNS.forEach(function (r, k) { legend.appendChild(el("span", null, el("span", { className: "swatch run-" + (k % 4) }), r.name + " ")); });
+        children.push(legend);
+        entry.runs.forEach(function (r, k) {  // one strip per run: the GT outline under that run's fill
+          if (RUNS.length > 1) children.push(el("p", { className: "muted", text: "run " + RUNS[k].name }));
+          children.push(drawFrames(entry, k));
+        });
+      } else {
+        children.push(drawFrames(entry, 0));
+      }
     }
     entry.notes.forEach(function (n) { children.push(el("p", { className: "muted note", text: n })); });
     entry.runs.forEach(function (r, k) {
