@@ -231,3 +231,46 @@ def test_bad_inputs_are_named(tmp_path):
     with pytest.raises(ConfigError, match="not empty and holds no EVQA report"):
         build_report(foreign, GT_CSV, [GenRun(str(PRED_A))], progress=False)
     assert (foreign / "thesis.tex").read_text() == "x"
+
+
+def test_run_headers(ab):
+    report, _, _ = ab
+    assert (
+        report.runs[0].header.model is None and report.runs[0].header.sampling is None
+    )  # the sample has no meta
+    assert (report.runs[1].header.model, report.runs[1].header.sampling) == ("model-b", "1 fps, 3 frames")
+    assert report.title == "ST-Evidence gen: predictions vs run_b"
+
+
+def test_video_frames_are_the_sampled_ones_and_the_gt_ones(tmp_path):
+    """With a video, the frames shown are GT-mask frames and the frames the model saw (its meta.frames)."""
+    from evqa.data.masks import MaskStore
+    from evqa.data.synth import generate
+    from evqa.data.synth.paths import SynthPaths
+
+    generate(tmp_path / "synth", num_train=0, num_test=2, score=False, progress=False)
+    paths = SynthPaths(tmp_path / "synth")
+    pred, masks = paths.baseline("oracle_gt")
+    records = json.loads(pred.read_text())
+    for record in records.values():
+        record["meta"] = {
+            "model": "m",
+            "fps": 1.0,
+            "frames": [0, 12, 24],
+        }  # the 6-fps video's frames 0, 12, 24
+    seen = tmp_path / "seen.json"
+    seen.write_text(json.dumps(records))
+    report = build_report(tmp_path / "r", paths.gen_csv, [GenRun(str(seen), str(masks))], video_dir=paths.video_dir,
+                          gt_mask_dir=paths.gt_mask_rle_dir, max_frames=4, progress=False)  # fmt: skip
+    gt = MaskStore(paths.gt_mask_rle_dir)
+    for entry in report.entries:
+        shown = [f.index for f in entry.frames]
+        assert shown == choose_frames(gt.frames(entry.entry_id), [0, 12, 24], 4)
+        assert len(shown) == 4 and {0, 12, 24} & set(shown)
+        assert all(f.image and f.time == round(f.index / 6, 4) for f in entry.frames)
+        with Image.open(tmp_path / "r" / entry.frames[0].image) as img:
+            assert img.format == "JPEG" and img.size == (112, 112)
+        assert [f.gt_overlay is not None for f in entry.frames] == [
+            f.index in gt.frames(entry.entry_id) for f in entry.frames
+        ]
+        assert entry.runs[0].failure == "correct" and entry.runs[0].j == 1.0

@@ -1,14 +1,20 @@
 """The error viewer: a static HTML report of where and why a model fails, one entry at a time.
 
-    report = st_evidence_gen.build_report(out, gt_csv, [GenRun(pred_file)], video_dir=..., gt_mask_dir=...)
-    render_report(report, out)                     # -> out/index.html, opens from disk
+    write_st_evidence_gen_viewer(out, gt_csv, [pred_a, pred_b], video_dir=..., gt_mask_dir=...)  # -> index.html
+    write_st_evidence_mcq_viewer(out, mcq_csv, [pred], distractors_file=..., mask_file=...)
 
-or in one call (what `evqa view` and the demo use): `write_st_evidence_gen_viewer(out, gt_csv, [pred])`,
-and for the multiple-choice benchmark `write_st_evidence_mcq_viewer(out, mcq_csv, [pred], ...)`.
+The view model (`evqa.eval.viewer.model`) is benchmark-neutral; a benchmark plugs in with a *builder*:
 
-The view model (`evqa.eval.viewer.model`) is benchmark-neutral: a benchmark supplies a builder that turns
-its ground truth, prediction files and the scorer's results into a `ViewReport`; the renderer and the page
-serve every benchmark alike.
+1. `prepare_report_dir(out)` (refuses a foreign non-empty folder, empties a previous report);
+2. score every prediction file with the benchmark's scorer and keep its results JSON
+   (`records.run_view` writes it to `<out>/results/run_X.json` and reads the run header);
+3. one `EntryView` per entry with one `RunEntryView` per run (failure type by `classify_failure`, numbers
+   copied from the scorer's per-entry output, never recomputed), its segments, and its pictures written
+   through `images.ReportImages` (`frames.write_entry_frames` for video frames with mask overlays);
+4. `MetricTable`s copied from the results JSONs (`records.failure_table` adds the failure counts);
+5. `render_report(report, out)` writes the page and its data files; it knows no benchmark.
+
+`st_evidence_gen` and `st_evidence_mcq` are the two builders; a benchmark registry entry can supply its own.
 """
 
 from __future__ import annotations
