@@ -274,3 +274,24 @@ def test_video_frames_are_the_sampled_ones_and_the_gt_ones(tmp_path):
             f.index in gt.frames(entry.entry_id) for f in entry.frames
         ]
         assert entry.runs[0].failure == "correct" and entry.runs[0].j == 1.0
+
+
+def test_an_unreadable_mask_is_noted_not_fatal(tmp_path):
+    import shutil
+
+    masks = tmp_path / "gt_masks"
+    shutil.copytree(GT_MASKS, masks)
+    (masks / "s1" / "00006.png").write_bytes(b"not a png")
+    report = build_report(tmp_path / "r", GT_CSV, [GenRun(str(PRED_A))], gt_mask_dir=masks, progress=False)
+    s1 = _entry(report, "s1")
+    assert any(n.startswith("mask not shown: ") and "00006.png" in n for n in s1.notes)
+    assert [f.gt_overlay is not None for f in s1.frames] == [True, False, True, False]  # frames 0 6 12 18
+    assert "mask error: " in s1.runs[0].detail  # the scorer lists it and scores the entry 0
+
+
+def test_predicted_masks_are_shown_without_gt_masks(tmp_path):
+    report = build_report(tmp_path / "r", GT_CSV, [GenRun(str(PRED_A))], progress=False)
+    s1 = _entry(report, "s1")
+    assert [f.index for f in s1.frames] == [0, 6, 12, 18] and all(f.pred_overlays[0] for f in s1.frames)
+    assert all(f.gt_overlay is None for f in s1.frames) and s1.runs[0].j is None
+    assert "J" not in report.tables[0].columns and report.runs[0].notes == []

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from evqa.data.masks import MaskStore
 from evqa.data.st_evidence import GenEntry, load_gen_benchmark
-from evqa.errors import ConfigError
+from evqa.errors import ConfigError, DataError
 from evqa.eval.gen_inputs import resolve_pred_mask_dir
 from evqa.eval.predictions import load_predictions, read_gen_record
 from evqa.eval.st_evidence import evaluate_gen
@@ -121,9 +121,7 @@ def run_entry_view(entry: GenEntry, record, sample: dict, thresholds: EvidenceTh
         "right_answer_bad_evidence": "; ".join(bad_evidence),
         "correct": "",
     }[failure]  # fmt: skip
-    said = (
-        ("unparsable_answer", "empty_answer") if failure == "unparsable" else ()
-    )  # the detail says it already
+    said = ("unparsable_answer", "empty_answer") if failure == "unparsable" else ()  # the detail says so
     extras = [f"format: {p}" for p in sample.get("problems", []) if p not in said]
     extras += [f"mask error: {mask_error}"] if mask_error else []
     segments = read_gen_record(record, entry.candidates).segments if status == "ok" else []
@@ -176,8 +174,26 @@ def skip_table(runs: list[RunView], results: list[dict]) -> MetricTable:
     return table
 
 
-def _mask_source(store: MaskStore | None, key: str):
-    return (lambda frame: store.load(key, frame)) if store is not None else (lambda frame: None)
+def _mask_source(store: MaskStore | None, key: str, notes: list[str]):
+    """frame -> bool (H, W) mask or None; an unreadable mask file is not shown, and a note says why (the
+    scorer lists it as a mask error)."""
+
+    def load(frame: int):
+        try:
+            return store.load(key, frame) if store is not None else None
+        except DataError as err:
+            notes.append(f"mask not shown: {err}")
+            return None
+
+    return load
+
+
+def _mask_frames(store: MaskStore | None, key: str, notes: list[str]) -> list[int]:
+    try:
+        return store.frames(key) if store is not None else []
+    except DataError as err:
+        notes.append(f"masks not shown: {err}")
+        return []
 
 
 def _pred_store(record, root: str | None) -> tuple[MaskStore | None, str | None]:
@@ -201,9 +217,9 @@ class _FrameWriter:
                             TIMELINE_FPS)  # fmt: skip
         if view.duration is None:
             view.duration = video.duration
-        gt_frames = self.gt_store.frames(entry.entry_id) if self.gt_store is not None else []
+        gt_frames = _mask_frames(self.gt_store, entry.entry_id, view.notes)
         stores = [_pred_store(r, root) for r, root in zip(records, self.pred_roots, strict=True)]
-        sources = [_mask_source(s, k or entry.entry_id) for s, k in stores]
+        sources = [_mask_source(s, k or entry.entry_id, view.notes) for s, k in stores]
         if video.info is not None:
             sampled = sorted(
                 {round(i / video.info.fps * TIMELINE_FPS) for r in records for i in _meta_frames(r)}
@@ -211,10 +227,10 @@ class _FrameWriter:
             if not sampled:
                 sampled = even_frames(int(video.info.duration * TIMELINE_FPS), self.max_frames)
         else:  # no picture to show: only frames where some mask exists
-            sampled = sorted({f for s, k in stores if s is not None for f in s.frames(k or entry.entry_id)})
+            sampled = sorted({f for s, k in stores for f in _mask_frames(s, k or entry.entry_id, view.notes)})
             view.notes.append(f"{video.error}: masks are drawn on a blank frame")
         indices = choose_frames(gt_frames, sampled, self.max_frames)
-        gt_source = _mask_source(self.gt_store, entry.entry_id)
+        gt_source = _mask_source(self.gt_store, entry.entry_id, view.notes)
         view.frames, size = write_entry_frames(
             self.images, key, indices, TIMELINE_FPS, video, gt_source, sources
         )
@@ -298,7 +314,8 @@ def _score_run(k, run: GenRun, entries, gt, gt_mask_dir, mask_mode, num_workers,
         notes.append(f"no predicted masks at {root}: masks not scored")
     res = evaluate_gen(gt, run.pred_file, eval_masks=masks, gt_mask_dir=gt_mask_dir, pred_mask_dir=root,
                        num_workers=num_workers, progress=progress, mask_mode=mask_mode)  # fmt: skip
-    return run_view(k, run.pred_file, records, res, out, notes), res, records, root if masks else None
+    shown = root if Path(root).is_dir() else None  # predicted masks are shown even where none are scored
+    return run_view(k, run.pred_file, records, res, out, notes), res, records, shown
 
 
 def _has_mask_folders(records: dict) -> bool:
