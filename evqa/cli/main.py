@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "infer": ("evqa.cli.infer", "run a model or baseline over the benchmark and write predictions"),
     "train": ("evqa.cli.train", "fine-tune the EVQA model from an experiment YAML"),
     "demo": ("evqa.cli.demo", "synthetic data -> train tiny model -> infer -> score, on CPU"),
+    "view": ("evqa.cli.view", "static HTML error viewer of prediction files (timelines, masks; A/B)"),
 }
 
 
