@@ -1,8 +1,8 @@
 """Local transformers video-LLMs fed the sampled frames as images, each preceded by its time in seconds.
 
 One class serves every architecture transformers ships (Qwen2.5-VL, Qwen3-VL, InternVL, LLaVA-OneVision,
-VideoLLaMA3): the checkpoint's own processor builds the inputs, `generate` answers, requests are batched
-with left padding. Feeding timestamped frames (rather than each model's video path) tells every model the
+SmolVLM2, VideoLLaMA3): the checkpoint's own processor builds the inputs, `generate` answers, requests are
+batched with left padding. Feeding timestamped frames (rather than each model's video path) tells every model the
 time of each frame the same way, and needs no video processor — transformers' video processors require
 torchvision, which CPU-only machines may lack. Remote-code checkpoints (`trust_remote_code`) load through
 `AutoProcessor` as published.

@@ -270,6 +270,68 @@ def test_the_shipped_tiny_recipe_trains_and_resumes_with_the_same_losses(tmp_pat
     assert resumed[3] != pytest.approx(resumed[1], rel=1e-3)
 
 
+def test_evaluation_on_the_held_out_videos_reports_the_answer_loss(tmp_path):
+    videos = write_toy_videos(tmp_path / "clips")
+    records = [{"id": f"{c}-{q}", "video": v.name, "question": f"Colour {q}?", "answer": c}
+               for c, v in videos.items() for q in range(2)]  # fmt: skip
+    jsonl = write_jsonl(tmp_path / "clips" / "qa.jsonl", records)
+    split = {"type": "video_qa", "jsonl": str(jsonl), "val_fraction": 0.25}
+    config = write_config(
+        tmp_path / "e.yaml",
+        model={"base_model": tiny_checkpoint("smolvlm"), "finetune": "lora"},
+        data={**DATA, "sources": [{**split, "split": "train"}], "eval_sources": [{**split, "split": "val"}]},
+        training={
+            "output_dir": str(tmp_path / "e"),
+            "max_steps": 2,
+            "eval_strategy": "steps",
+            "eval_steps": 1,
+        },
+    )
+    main(["--config", str(config)])
+    history = json.loads((tmp_path / "e" / "trainer_state.json").read_text())["log_history"]
+    evals = [h for h in history if "eval_loss" in h]
+    assert [h["step"] for h in evals] == [1, 2] and all(h["eval_loss"] > 0 for h in evals)
+    assert evals[1]["eval_loss"] != evals[0]["eval_loss"]
+    splits = json.loads((tmp_path / "clips" / "qa.splits.json").read_text())["groups"]
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [3, 1, 0]
+
+
+def _meta_model(family: str):
+    """A model of `family` on the meta device: the tiny checkpoint's config, or a small one for the
+    families without a tiny checkpoint (Qwen2-VL, Idefics3: the layouts of Qwen2.5-VL and SmolVLM)."""
+    from transformers import AutoConfig, AutoModelForImageTextToText, Idefics3Config, Qwen2VLConfig
+
+    text = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4,
+            "num_key_value_heads": 2, "vocab_size": 100}  # fmt: skip
+    if family == "qwen2_vl":
+        config = Qwen2VLConfig(text_config={**text, "rope_scaling": {"type": "mrope", "mrope_section": [1, 1, 2]}},
+                               vision_config={"depth": 1, "embed_dim": 32, "hidden_size": 32, "num_heads": 2})  # fmt: skip
+    elif family == "idefics3":
+        config = Idefics3Config(text_config={"model_type": "llama", **text},
+                                vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+                                               "num_attention_heads": 2, "image_size": 32, "patch_size": 8})  # fmt: skip
+    else:
+        config = AutoConfig.from_pretrained(tiny_checkpoint(family))
+    with torch.device("meta"):
+        return AutoModelForImageTextToText.from_config(config)
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_every_family_has_its_parts_where_the_table_says(family):
+    model = _meta_model(family)
+    parts = FAMILIES[family]
+    assert model.config.model_type == family
+    for prefix in (parts.language_model, parts.vision, *parts.projector):
+        model.get_submodule(prefix)
+    linear = {
+        name: part_of(name, parts) for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)
+    }
+    assert {"language_model", "vision", "projector"} <= set(linear.values())
+    leaves = {n.rsplit(".", 1)[-1] for n, part in linear.items() if part == "language_model"}
+    assert leaves >= {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    assert {part for name, part in linear.items() if name == "lm_head"} == {"other"}
+
+
 def test_the_shipped_recipes_have_their_published_settings():
     povqa = parse_config(ROOT / "train" / "qwen2_5vl_7b_reasonvqa_qlora_sft.yaml")
     model, data, training = povqa
@@ -325,3 +387,32 @@ def test_qlora_trains_on_a_gpu(tmp_path):
     assert out == tmp_path / "q" / "merged" and (out / "config.json").is_file()
     tuned = build_model("qwen2_5_vl", tiny_checkpoint("qwen2_5_vl"), adapter_path=str(tmp_path / "q"))
     assert tuned.describe()["adapter_path"] == str(tmp_path / "q")
+
+
+@pytest.mark.slow
+def test_deepspeed_zero2_two_processes_match_one_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    def config(name, **training):
+        return write_config(
+            tmp_path / f"{name}.yaml",
+            model={"base_model": tiny_checkpoint("smolvlm"), "finetune": "lora"},
+            data={**DATA, "sources": [_source()]},
+            training={"output_dir": str(tmp_path / name), "max_steps": 3, "per_device_train_batch_size": 1,
+                      "learning_rate": 3e-3, "save_strategy": "no", **training},
+        )  # fmt: skip
+
+    main(["--config", str(config("single", gradient_accumulation_steps=2))])
+    ds = config("zero2", ddp_backend="gloo", use_cpu=True, deepspeed=str(ROOT / "scripts" / "zero2.json"))
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+              "-m", "evqa.cli.main", "train", "--config", str(ds)]  # fmt: skip
+    done = subprocess.run(launch, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    single = [v for _, v in sorted(logged_losses(tmp_path / "single").items())]
+    distributed = [v for _, v in sorted(logged_losses(tmp_path / "zero2").items())]
+    assert len(single) == len(distributed) == 3 and single[-1] < single[0]
+    assert distributed == pytest.approx(single, rel=2e-3, abs=2e-3)
+    assert (tmp_path / "zero2" / "adapter_model.safetensors").is_file()

@@ -111,10 +111,12 @@ class HfVlmDataArguments:
 @dataclass
 class HfVlmTrainingArguments(TrainingArguments):
     """EVQA's TrainingArguments without the EVQA model's extra learning rates (a plain VLM has no SAM2 and
-    no seg/ref/mem heads); `label_names` defaults to ["labels"] so evaluation reports the answer loss."""
+    no seg/ref/mem heads). Evaluation reports the answer loss (`label_names` ["labels"]) and keeps no
+    logits (`prediction_loss_only`: a vocabulary-wide logit tensor per eval token would fill the memory)."""
 
     sam2_lr: float | None = None
     head_lr: float | None = None
+    prediction_loss_only: bool = True
 
     def __post_init__(self):
         for key in ("sam2_lr", "head_lr"):
