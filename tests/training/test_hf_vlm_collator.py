@@ -11,7 +11,7 @@ from evqa.errors import DataError
 from evqa.training.hf_vlm.collator import IGNORE_INDEX, AnswerOnlyCollator
 from evqa.training.hf_vlm.data import VideoQAExample
 
-from .hf_vlm_helpers import tiny_checkpoint
+from .hf_vlm_fixtures import tiny_checkpoint
 
 # family -> (the `evqa infer` adapter that runs it, how its chat template closes an answer "<text>")
 FAMILIES = {

@@ -12,7 +12,7 @@ from evqa.training.hf_vlm.data import build_video_qa_dataset, load_item_frames
 from evqa.training.sources import build_source
 from evqa.training.splits import assign_splits, load_or_create_splits
 
-from .hf_vlm_helpers import toy_jsonl, write_jsonl
+from .hf_vlm_fixtures import toy_jsonl, write_jsonl
 
 SAMPLING = Sampling(fps=None, num_frames=3, max_frames=None, max_size=None)
 

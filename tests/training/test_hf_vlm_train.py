@@ -24,7 +24,14 @@ from evqa.training.hf_vlm.families import FAMILIES, part_of
 from evqa.training.hf_vlm.model import build_vlm, trainable_summary
 from evqa.training.main import main
 
-from .hf_vlm_helpers import _ROOT, logged_losses, tiny_checkpoint, write_config, write_jsonl, write_toy_videos
+from .hf_vlm_fixtures import (
+    _ROOT,
+    logged_losses,
+    tiny_checkpoint,
+    write_config,
+    write_jsonl,
+    write_toy_videos,
+)
 
 ROOT = Path(__file__).parents[2]
 ADAPTERS = {

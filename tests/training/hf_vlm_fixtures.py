@@ -1,4 +1,4 @@
-"""Shared pieces of the hf_vlm tests: tiny checkpoints built once per session, a toy video-QA data set."""
+"""Shared pieces of the hf_vlm tests: tiny checkpoints built once per test run, a toy video-QA data set."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def toy_records(videos: dict[str, Path]) -> list[dict]:
 
 @functools.cache
 def toy_jsonl() -> Path:
-    """The toy data set (12 items over 4 clips), written once per session."""
+    """The toy data set (12 items over 4 clips), written once per test run."""
     root = _ROOT / "toy"
     return write_jsonl(root / "qa.jsonl", toy_records(write_toy_videos(root)))
 
