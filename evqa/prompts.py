@@ -125,6 +125,33 @@ def mcq_spatial_evidence_prompt(question: str, answer: str, num_options: int) ->
     )
 
 
+# --- plain-VLM video QA: what `model.kind: hf_vlm` fine-tunes ask and answer (the `video_qa` source) ---
+
+RATIONALE_FORMAT = "Reasoning: <why, from what the frames show>\nFinal Answer: <answer>"
+
+
+def video_qa_prompt(question: str, options: Sequence[str] = (), *, rationale: bool = False) -> str:
+    """The user turn of a video-QA item: the question alone (as the EgoTextVQA fine-tune asks it), or
+    `mcq_qa_prompt` when there are options; `rationale=True` asks for the reasoning first, then the answer,
+    in `RATIONALE_FORMAT` (POVQA's two-line target)."""
+    if not rationale:
+        return mcq_qa_prompt(question, options) if options else question.strip()
+    head = (
+        f"Question: {question.strip()}\nOptions:\n{format_options(options)}" if options else question.strip()
+    )
+    answer = "the option's letter" if options else "your answer"
+    return f"{head}\n\nGive your reasoning, then {answer}, in two lines:\n" + RATIONALE_FORMAT.replace(
+        "<answer>", "<letter>" if options else "<answer>"
+    )
+
+
+def video_qa_target(answer: str, rationale: str | None = None) -> str:
+    """The assistant turn of a video-QA item: the answer, or 'Reasoning: ...\nFinal Answer: ...'."""
+    if not rationale:
+        return answer.strip()
+    return f"Reasoning: {rationale.strip()}\nFinal Answer: {answer.strip()}"
+
+
 def frame_label(timestamp: float) -> str:
     """The text placed before a frame for frame-based models: 'Frame at 2.5 s:'."""
     return f"Frame at {format_seconds(timestamp)} s:"

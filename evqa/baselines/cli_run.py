@@ -4,6 +4,7 @@ merge or run. Kept out of `evqa.cli.infer` so the parser module stays import-lig
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 from pathlib import Path
@@ -102,6 +103,8 @@ def run_infer(args: argparse.Namespace) -> RunSummary | None:
         return None
     adapter, model_id = resolve_adapter(args.model or args.adapter, args.adapter)
     adapter_cls = get_model_class(adapter)
+    if args.adapter_path and "adapter_path" not in inspect.signature(adapter_cls.__init__).parameters:
+        raise ConfigError(f"the {adapter} adapter takes no LoRA adapter", field="--adapter-path")
     out = output_path(args, adapter, model_id, adapter_cls, task_name, mcq_task)
     if args.merge:
         merge(out, benchmark_order(args, task_name))
@@ -150,5 +153,6 @@ def model_options(args: argparse.Namespace) -> dict:
         "dtype": args.dtype,
         "gpu_num": args.gpu_num,
         "max_frames": args.max_frames,
+        "adapter_path": args.adapter_path,
     }
     return {k: v for k, v in options.items() if v is not None}

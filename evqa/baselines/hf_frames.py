@@ -1,8 +1,8 @@
 """Local transformers video-LLMs fed the sampled frames as images, each preceded by its time in seconds.
 
 One class serves every architecture transformers ships (Qwen2.5-VL, Qwen3-VL, InternVL, LLaVA-OneVision,
-VideoLLaMA3): the checkpoint's own processor builds the inputs, `generate` answers, requests are batched
-with left padding. Feeding timestamped frames (rather than each model's video path) tells every model the
+SmolVLM2, VideoLLaMA3): the checkpoint's own processor builds the inputs, `generate` answers, requests are
+batched with left padding. Feeding timestamped frames (rather than each model's video path) tells every model the
 time of each frame the same way, and needs no video processor — transformers' video processors require
 torchvision, which CPU-only machines may lack. Remote-code checkpoints (`trust_remote_code`) load through
 `AutoProcessor` as published.
@@ -11,6 +11,7 @@ torchvision, which CPU-only machines may lack. Remote-code checkpoints (`trust_r
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
 
 from evqa import prompts
@@ -23,7 +24,11 @@ def image_only_processor(processor_cls: type) -> type:
 
     transformers reads a processor's sub-processors and saved options from the names of its `__init__`
     arguments, so they are spelled out here: the union of the options of the processors we wrap.
+    SmolVLM's `apply_chat_template` only adds video-sampling defaults read from its video processor, so
+    without one the generic `ProcessorMixin.apply_chat_template` renders the chat.
     """
+    from transformers import ProcessorMixin
+
     accepted = set(inspect.signature(processor_cls.__init__).parameters)
 
     def __init__(
@@ -34,15 +39,19 @@ def image_only_processor(processor_cls: type) -> type:
         num_image_tokens=None,
         vision_feature_select_strategy=None,
         image_seq_length=None,
+        image_seq_len=None,
         **kwargs,
     ):
         options = {
             "num_image_tokens": num_image_tokens,
             "image_seq_length": image_seq_length,
+            "image_seq_len": image_seq_len,
             "vision_feature_select_strategy": vision_feature_select_strategy,
         }
         options = {k: v for k, v in options.items() if v is not None and k in accepted}
         kwargs.pop("video_processor", None)
+        if "video_processor" in accepted:
+            options["video_processor"] = None
         processor_cls.__init__(
             self,
             image_processor=image_processor,
@@ -52,11 +61,10 @@ def image_only_processor(processor_cls: type) -> type:
             **kwargs,
         )
 
-    return type(
-        processor_cls.__name__,
-        (processor_cls,),
-        {"__init__": __init__, "__module__": processor_cls.__module__},
-    )
+    namespace = {"__init__": __init__, "__module__": processor_cls.__module__}
+    if any(cls.__name__ == "SmolVLMProcessor" for cls in processor_cls.__mro__):
+        namespace["apply_chat_template"] = ProcessorMixin.apply_chat_template
+    return type(processor_cls.__name__, (processor_cls,), namespace)
 
 
 def load_processor(path: str, *, trust_remote_code: bool = False):
@@ -95,11 +103,52 @@ def attention_implementation() -> str:
     )
 
 
+def frame_messages(request: Request) -> tuple[list[dict[str, Any]], list]:
+    """(chat messages, PIL images in order) of a request: the preamble, then each frame after its time
+    ('Frame at 2.5 s:'), option images, and the prompt, in the first user turn; earlier turns as history.
+
+    What `HfFramesModel` sends and what `model.kind: hf_vlm` training builds its prompts from."""
+    from PIL import Image
+
+    parts: list[dict[str, Any]] = [{"type": "text", "text": prompts.VIDEO_PREAMBLE + "\n"}]
+    images = []
+    frames = [] if request.frames is None else request.frames
+    for frame, t in zip(frames, request.timestamps if request.timestamps is not None else [], strict=True):
+        parts += [{"type": "text", "text": prompts.frame_label(t)}, {"type": "image"}]
+        images.append(Image.fromarray(frame))
+    for label, image in request.images:
+        parts += [{"type": "text", "text": prompts.image_label(label)}, {"type": "image"}]
+        images.append(Image.fromarray(image))
+    messages: list[dict[str, Any]] = []
+    for i, (user, assistant) in enumerate([*request.history, (request.prompt, None)]):
+        text_part = {"type": "text", "text": user}
+        messages.append({"role": "user", "content": [*parts, text_part] if i == 0 else [text_part]})
+        if assistant is not None:
+            messages.append({"role": "assistant", "content": [{"type": "text", "text": assistant}]})
+    return messages, images
+
+
+def load_peft_adapter(model, adapter_path: str):
+    """`model` with the peft (LoRA) adapter saved in `adapter_path` folded into its weights."""
+    if not (Path(adapter_path) / "adapter_config.json").is_file():
+        raise ModelError(f"not a peft adapter folder (no adapter_config.json): {adapter_path}")
+    try:
+        from peft import PeftModel
+    except ImportError as err:
+        raise BackendUnavailableError("--adapter-path needs peft (pip install peft)") from err
+    try:
+        return PeftModel.from_pretrained(model, adapter_path).merge_and_unload()
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        raise ModelError(f"cannot apply adapter '{adapter_path}': {err}") from None
+
+
 class HfFramesModel(BaselineModel):
     """A transformers image-text-to-text model over timestamped frames.
 
     Options: device ('cuda', 'cpu', 'cuda:1'), dtype ('bfloat16', 'float16', 'float32'), gpu_num (> 1
-    spreads the model over that many GPUs with device_map='auto'), trust_remote_code.
+    spreads the model over that many GPUs with device_map='auto'), trust_remote_code, adapter_path (a
+    peft adapter folder, e.g. from `evqa train` with `model.kind: hf_vlm`, merged into the weights; its
+    saved processor, the one it was trained with, is used when the folder has one).
     """
 
     supports_batching = True
@@ -114,9 +163,11 @@ class HfFramesModel(BaselineModel):
         dtype: str | None = None,
         gpu_num: int = 1,
         trust_remote_code: bool | None = None,
+        adapter_path: str | None = None,
         **kwargs: Any,
     ):
         super().__init__(model, **kwargs)
+        self.adapter_path = adapter_path
         try:
             import torch
             from transformers import AutoModelForImageTextToText
@@ -132,6 +183,8 @@ class HfFramesModel(BaselineModel):
         placement = {"device_map": "auto"} if gpu_num > 1 else {}
         try:
             self.processor = load_processor(model, trust_remote_code=remote)
+            if adapter_path and (Path(adapter_path) / "processor_config.json").is_file():
+                self.processor = type(self.processor).from_pretrained(adapter_path)
             self.model = AutoModelForImageTextToText.from_pretrained(
                 model,
                 dtype=torch_dtype,
@@ -141,6 +194,8 @@ class HfFramesModel(BaselineModel):
             )
         except (OSError, ValueError, KeyError) as err:
             raise ModelError(f"cannot load {self.name} checkpoint '{model}': {err}") from None
+        if adapter_path:
+            self.model = load_peft_adapter(self.model, adapter_path)
         if not placement:
             self.model.to(self.device)
         self.model.eval()
@@ -152,30 +207,12 @@ class HfFramesModel(BaselineModel):
             **super().describe(),
             "device": self.device,
             "dtype": str(self.model.dtype).replace("torch.", ""),
+            **({"adapter_path": self.adapter_path} if self.adapter_path else {}),
         }
 
     def messages(self, request: Request) -> tuple[list[dict[str, Any]], list]:
-        """(chat messages, PIL images in order): timestamped frames and option images in the first turn."""
-        from PIL import Image
-
-        parts: list[dict[str, Any]] = [{"type": "text", "text": prompts.VIDEO_PREAMBLE + "\n"}]
-        images = []
-        frames = [] if request.frames is None else request.frames
-        for frame, t in zip(
-            frames, request.timestamps if request.timestamps is not None else [], strict=True
-        ):
-            parts += [{"type": "text", "text": prompts.frame_label(t)}, {"type": "image"}]
-            images.append(Image.fromarray(frame))
-        for label, image in request.images:
-            parts += [{"type": "text", "text": prompts.image_label(label)}, {"type": "image"}]
-            images.append(Image.fromarray(image))
-        messages: list[dict[str, Any]] = []
-        for i, (user, assistant) in enumerate([*request.history, (request.prompt, None)]):
-            text_part = {"type": "text", "text": user}
-            messages.append({"role": "user", "content": [*parts, text_part] if i == 0 else [text_part]})
-            if assistant is not None:
-                messages.append({"role": "assistant", "content": [{"type": "text", "text": assistant}]})
-        return messages, images
+        """(chat messages, PIL images in order): see `frame_messages`."""
+        return frame_messages(request)
 
     def generate_inner(self, request: Request) -> Response:
         return self.generate_batch_inner([request])[0]
@@ -190,8 +227,10 @@ class HfFramesModel(BaselineModel):
             texts.append(
                 self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
             )
-            images += frames
-        inputs = self.processor(text=texts, images=images or None, return_tensors="pt", padding=True)
+            images.append(frames)  # one list per request: processors that check counts per sample need it
+        inputs = self.processor(
+            text=texts, images=images if any(images) else None, return_tensors="pt", padding=True
+        )
         inputs = inputs.to(self.model.device)
         budget = self.budget(requests)
         with torch.inference_mode():

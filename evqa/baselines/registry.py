@@ -18,6 +18,7 @@ MODEL_MODULES: dict[str, str] = {
     "internvl3_5": "evqa.baselines.internvl3_5",
     "llava_ov_1_5": "evqa.baselines.llava_ov_1_5",
     "videollama3": "evqa.baselines.videollama3",
+    "smolvlm": "evqa.baselines.smolvlm",
     "sa2va": "evqa.baselines.sa2va",
     "ours": "evqa.baselines.ours",
     "unipixel": "evqa.baselines.ours",
@@ -32,6 +33,7 @@ DEFAULT_MODEL_IDS: dict[str, str] = {
     "internvl3_5": "OpenGVLab/InternVL3_5-8B-HF",
     "llava_ov_1_5": "lmms-lab/LLaVA-OneVision-1.5-8B-Instruct",
     "videollama3": "DAMO-NLP-SG/VideoLLaMA3-7B",
+    "smolvlm": "HuggingFaceTB/SmolVLM2-500M-Video-Instruct",
     "sa2va": "ByteDance/Sa2VA-4B",
     "ours": "model_zoo/evqa-3b",
     "unipixel": "PolyU-ChenLab/UniPixel-3B",
@@ -103,6 +105,7 @@ def resolve_adapter(model: str, adapter: str | None = None) -> tuple[str, str]:
         ("internvl", "internvl3_5"),
         ("videollama3", "videollama3"),
         ("llava-onevision", "llava_ov_1_5"),
+        ("smolvlm", "smolvlm"),
         ("sa2va", "sa2va"),
         ("unipixel", "unipixel"),
     ):

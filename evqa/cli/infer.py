@@ -114,6 +114,14 @@ def _add_execution_arguments(p: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--device", default=None, help="cuda | cpu | cuda:N (default: cuda if available)")
     run.add_argument("--dtype", default=None, help="bfloat16 | float16 | float32")
+    run.add_argument(
+        "--adapter-path",
+        "--adapter_path",
+        dest="adapter_path",
+        default=None,
+        help="transformers adapters: a LoRA adapter folder (evqa train, model.kind hf_vlm) merged into "
+        "--model (default: none)",
+    )
     run.add_argument("--num_shards", "--num-shards", dest="num_shards", type=int, default=None)
     run.add_argument("--shard_index", "--shard-index", dest="shard_index", type=int, default=None)
     run.add_argument("--limit", type=int, default=None, help="only the first N entries")

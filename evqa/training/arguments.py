@@ -23,8 +23,10 @@ class ModelArguments:
     None builds `preset` with SAM2 `sam2` (random init, or the Qwen2.5-VL / SAM2.1 weights found in the
     local folders `pretrained` / `sam2_pretrained`). `lora`: LoRA adapters + trainable heads and SAM2
     decoder/memory (`evqa.model.apply_lora`); False trains every parameter (the tiny demo model).
+    `kind`: "evqa" (this model); `hf_vlm` configs use `evqa.training.hf_vlm.arguments` instead.
     """
 
+    kind: str = "evqa"
     preset: str = "tiny"
     sam2: str = "tiny"
     base_model: str | None = None

@@ -5,6 +5,8 @@ An experiment file has three sections mirroring the dataclasses:
     data:     {num_frames: 8, sources: [...]}            -> DataArguments
     training: {output_dir: work_dirs/3b/..., ...}        -> TrainingArguments (HF fields + ours)
 Overrides on the command line use dotted keys and YAML values: `training.max_steps=20 model.sam2=large`.
+`model.kind` picks the dataclasses: `evqa` (default, the EVQA model) or `hf_vlm` (a plain transformers VLM,
+`evqa.training.hf_vlm.arguments`).
 """
 
 from __future__ import annotations
@@ -71,7 +73,20 @@ def _build(cls, values: dict, section: str, path):
         raise ConfigError(f"invalid '{section}' settings: {err}", path=path, field=section) from None
 
 
+def sections_of(cfg: dict, path=None) -> dict:
+    """{section: dataclass} for the config's `model.kind`."""
+    kind = (cfg.get("model") or {}).get("kind", "evqa")
+    if kind == "evqa":
+        return SECTIONS
+    if kind == "hf_vlm":
+        from evqa.training.hf_vlm.arguments import SECTIONS as HF_VLM_SECTIONS
+
+        return HF_VLM_SECTIONS
+    raise ConfigError(f"unknown model.kind {kind!r}; expected evqa or hf_vlm", path=path, field="model.kind")
+
+
 def parse_config(path: str | os.PathLike, overrides: list[str] | None = None):
-    """YAML + overrides -> (ModelArguments, DataArguments, TrainingArguments)."""
+    """YAML + overrides -> (ModelArguments, DataArguments, TrainingArguments) of the config's model.kind."""
     cfg = apply_overrides(load_yaml(path), list(overrides or []))
-    return tuple(_build(cls, dict(cfg.get(name) or {}), name, path) for name, cls in SECTIONS.items())
+    sections = sections_of(cfg, path)
+    return tuple(_build(cls, dict(cfg.get(name) or {}), name, path) for name, cls in sections.items())

@@ -95,6 +95,10 @@ def save_final(trainer: EvqaTrainer, processor, model_args: ModelArguments, out:
 def run_training(model_args: ModelArguments, data_args: DataArguments, train_args: TrainingArguments,
                  callbacks=None) -> Path:  # fmt: skip
     """Train and save; returns the folder of the final (merged, if asked) model."""
+    if getattr(model_args, "kind", "evqa") == "hf_vlm":
+        from evqa.training.hf_vlm.train import run_hf_vlm_training
+
+        return run_hf_vlm_training(model_args, data_args, train_args, callbacks)
     set_seed(train_args.seed)
     resume = resolve_resume(train_args)
     dataset = build_mixture(data_args.sources, num_frames=data_args.num_frames, seed=data_args.seed)

@@ -25,6 +25,7 @@ SOURCE_TYPES: dict[str, str] = {
     "vicas": "vicas:VicasSource",
     "llava_instruct": "conversations:LlavaInstructSource",
     "videogpt_plus": "conversations:VideoGptPlusSource",
+    "video_qa": "video_qa:VideoQASource",
 }
 
 MIXTURE_KEYS = ("type", "repeat", "ratio")
