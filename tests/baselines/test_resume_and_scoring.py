@@ -31,7 +31,9 @@ def test_scorer_accepts_gen_json_and_jsonl(synth_env, openai_server, tmp_path):
     expected = 100 * sum(e.answer_index == 0 for e in entries) / len(entries)  # the fake model always says A
     for path in (out, out.with_suffix(".jsonl")):
         results = evaluate_gen(synth_env.gen_csv, str(path), progress=False)
-        assert results["qa_metrics"]["accuracy"] == pytest.approx(expected, abs=1e-4)  # reported to 4 decimals
+        assert results["qa_metrics"]["accuracy"] == pytest.approx(
+            expected, abs=1e-4
+        )  # reported to 4 decimals
         assert results["qa_metrics"]["total"] == len(entries)
         skipped = results["skipped"]
         assert (
