@@ -127,7 +127,9 @@ def split_unipixel(state: dict[str, torch.Tensor]) -> tuple[dict, dict, dict]:
     if not sam2:
         raise ModelError("no 'sam2.*' parameters: not a UniPixel checkpoint")
     if not {"seg_head.0.weight", "seg_head.1.weight", "seg_head.3.weight"} <= set(heads):
-        raise ModelError(f"seg_head must be RMSNorm, Linear, GELU, Linear; found {sorted(k for k in heads if k.startswith('seg_head.'))}")
+        raise ModelError(
+            f"seg_head must be RMSNorm, Linear, GELU, Linear; found {sorted(k for k in heads if k.startswith('seg_head.'))}"
+        )
     return qwen, sam2, heads
 
 
@@ -316,7 +318,9 @@ def convert_unipixel(
     with default_dtype(dtype):
         model = EvqaForConditionalGeneration(config)
     initialised = _load_into(model, {**qwen, **sam2_state, **heads})
-    save_model(model.to(dtype), EvqaProcessor(tokenizer, sam2_image_size=image_size, timestamp_hint=False), dst)
+    save_model(
+        model.to(dtype), EvqaProcessor(tokenizer, sam2_image_size=image_size, timestamp_hint=False), dst
+    )
     report = ConversionReport(str(src), name, image_size, initialised=initialised)
     parts = {"seg_head": ("seg_head.",), "ref": tuple(k for k in HEAD_RENAMES if "ref" in k or "tem" in k)}
     parts["ref"] += ("ref_encoder.", TIME_PE)

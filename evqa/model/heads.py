@@ -79,7 +79,9 @@ class MemProjector(nn.Module):
 
     def __init__(self, merger_size: int, hidden_size: int):
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(merger_size, merger_size), nn.GELU(), nn.Linear(merger_size, hidden_size))
+        self.mlp = nn.Sequential(
+            nn.Linear(merger_size, merger_size), nn.GELU(), nn.Linear(merger_size, hidden_size)
+        )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.mlp(features.to(self.mlp[0].weight.dtype))

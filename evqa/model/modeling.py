@@ -190,7 +190,9 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
         ref_prompts [N_ref, D] (see `ref_embeddings`) and `mem_proj(mem_features)` [N_mem, M]."""
         embeds = self.get_input_embeddings()(input_ids)
         mems = None if mem_features is None else self.mem_proj(mem_features)
-        embeds = self._scatter(embeds, input_ids, self.config.ref_token_id, ref_prompts, "<|ref|>", "ref_boxes")
+        embeds = self._scatter(
+            embeds, input_ids, self.config.ref_token_id, ref_prompts, "<|ref|>", "ref_boxes"
+        )
         return self._scatter(embeds, input_ids, self.config.mem_token_id, mems, "<|mem|>", "mem_features")
 
     # ----- masks -----
@@ -218,7 +220,9 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
             progress, self.track_options, keep_candidates, trace,
         )  # fmt: skip
 
-    def seg_positions(self, input_ids: torch.Tensor, labels: torch.Tensor | None, b: int, every: bool) -> list:
+    def seg_positions(
+        self, input_ids: torch.Tensor, labels: torch.Tensor | None, b: int, every: bool
+    ) -> list:
         """Positions (before each `<|seg|>`) whose hidden state prompts SAM2: every `<|seg|>` of sample b's
         input (`every`), else the first target `<|seg|>` only."""
         seg = input_ids[b] == self.config.seg_token_id
@@ -277,7 +281,9 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
             terms = {k: torch.stack([p[k] for p in per]).mean() for k in per[0]}
         return terms, logits
 
-    def _mask_losses(self, prenorm, input_ids, labels, sam2_pixel_values, mask_targets, mask_valid, prompt_frames):
+    def _mask_losses(
+        self, prenorm, input_ids, labels, sam2_pixel_values, mask_targets, mask_valid, prompt_frames
+    ):
         """Weighted mask loss (averaged over segmented samples), its terms, and per-sample mask logits."""
         side, cfg = self.config.sam2_image_size, self.config
         objects = {}
@@ -313,7 +319,11 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
         if cfg.mask_loss_style == "unipixel":  # core loss / frames, per sample, then averaged
             per_sample = []
             for b, t in zip(objects, terms, strict=True):
-                frames = len(features[b]) if mask_valid is None or mask_valid[b] is None else int(mask_valid[b].sum())
+                frames = (
+                    len(features[b])
+                    if mask_valid is None or mask_valid[b] is None
+                    else int(mask_valid[b].sum())
+                )
                 per_sample.append(sum(weights[k] * v for k, v in t.items()) / max(frames, 1))
             return torch.stack(per_sample).mean(), mean, pred_masks
         return sum(weights[k] * v for k, v in mean.items()), mean, pred_masks

@@ -38,7 +38,11 @@ def rope_index_4_53(
     deltas = []
     for b in range(input_ids.shape[0]):
         types_b = mm_token_type_ids[b]
-        keep = attention_mask[b].bool() if attention_mask is not None else torch.ones_like(types_b, dtype=torch.bool)
+        keep = (
+            attention_mask[b].bool()
+            if attention_mask is not None
+            else torch.ones_like(types_b, dtype=torch.bool)
+        )
         types_b = types_b[keep]
         parts, start = [], 0
         for kind, group in itertools.groupby(types_b.tolist()):
@@ -47,7 +51,9 @@ def rope_index_4_53(
                 pos = torch.arange(length, device=input_ids.device).view(1, -1).expand(3, -1) + start
             else:
                 interval = tokens_per_second * next(seconds) if kind == 2 else 1
-                pos = model.get_vision_position_ids(start, next(grids[kind]), 1, merge, interval, input_ids.device)
+                pos = model.get_vision_position_ids(
+                    start, next(grids[kind]), 1, merge, interval, input_ids.device
+                )
             parts.append(pos)
             start = int(pos.max()) + 1
         positions = torch.cat(parts, dim=1)

@@ -135,7 +135,11 @@ def _memorise(
     mask_logits: [1, S4, S4] chosen low-res logits; present: bool [1, 1, 1]; blank: replace the logits of
     an absent object by SAM2's no-object score first."""
     side = sam2.prompt_encoder.mask_input_size[0] * 4
-    gated = torch.where(present, mask_logits, torch.full_like(mask_logits, NO_OBJ_SCORE)) if blank else mask_logits
+    gated = (
+        torch.where(present, mask_logits, torch.full_like(mask_logits, NO_OBJ_SCORE))
+        if blank
+        else mask_logits
+    )
     masks = F.interpolate(gated[None].float(), size=(side, side), mode="bilinear", align_corners=False)
     masks = torch.sigmoid(masks.to(mask_logits.dtype)) * sam2.config.sigmoid_scale_for_mem_enc
     masks = masks + sam2.config.sigmoid_bias_for_mem_enc
