@@ -114,8 +114,9 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
 
     def _keep_final_norm_input(self, module, args):
         self._final_norm_input = args[0]
-        if self._final_norm_trace is not None:
-            self._final_norm_trace.append(args[0][:, -1].detach())
+        if self._final_norm_trace is not None:  # generation: the prompt's states, then each step's
+            state = args[0] if not self._final_norm_trace else args[0][:, -1:]
+            self._final_norm_trace.append(state.detach())
 
     def _keep_merger_input(self, module, args):
         self._merger_input = args[0]

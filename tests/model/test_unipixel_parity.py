@@ -225,7 +225,9 @@ def test_greedy_generation_and_generated_seg(golden, converted):
     close_lm(torch.cat(out.logits), want["gen_step_logits"], "gen_step_logits")
     seg_steps = [i for i, tok in enumerate(new.tolist()) if tok == model.config.seg_token_id]
     assert seg_steps == want["gen_seg_decode_steps"].tolist()
-    masks = [check_object(model, golden, "gen_sam_obj0_", trace[step][0]) for step in seg_steps]
+    states = torch.cat(trace, dim=1)[0]  # final-norm inputs of the prompt and of every step's input
+    start = args["input_ids"].shape[1]
+    masks = [check_object(model, golden, "gen_sam_obj0_", states[start + step - 1]) for step in seg_steps]
     assert np.array_equal(np.stack(masks), want["gen_sam_masks"])
 
 
