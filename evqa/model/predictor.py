@@ -181,7 +181,9 @@ class EvqaPredictor:
         idx = np.asarray(frame_indices)
         parse = extract_answer(text, candidates)
         segments = extract_segments(text)
-        hiddens = [] if seg_hidden is None else [seg_hidden] if torch.is_tensor(seg_hidden) else list(seg_hidden)
+        hiddens = (
+            [] if seg_hidden is None else [seg_hidden] if torch.is_tensor(seg_hidden) else list(seg_hidden)
+        )
         prompt_frame = 0
         if segments and self.model.config.track_mode == "bidirectional":
             prompt_frame = int(
