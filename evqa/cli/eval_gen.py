@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
                            progress=not args.no_progress, mask_mode=args.mask_mode)  # fmt: skip
     from evqa.eval.results_extras import add_gen_extras
 
-    add_gen_extras(results, gt_file, pred_file, iop_threshold=args.iop_threshold, j_threshold=args.j_threshold)
+    add_gen_extras(
+        results, gt_file, pred_file, iop_threshold=args.iop_threshold, j_threshold=args.j_threshold
+    )
     print(format_table(results))
     output = args.output_file or str(Path(pred_file).with_name(f"{Path(pred_file).stem}_eval.json"))
     write_json_atomic(output, results)

@@ -45,7 +45,7 @@ def run_from_predictions(predictions: Mapping[str, Any]) -> dict[str, Any]:
     header = predictions.get("__run__")
     if isinstance(header, dict):
         return dict(header)
-    for key, record in predictions.items():
+    for record in predictions.values():
         meta = record.get("meta") if isinstance(record, dict) else None
         if isinstance(meta, dict) and (meta.get("model") or meta.get("adapter")):
             return {k: meta[k] for k in RUN_KEYS if k in meta}
@@ -61,7 +61,9 @@ def _per_entry(results: Mapping[str, Any], entry_ids: Sequence[str]) -> dict[str
         return np.array([np.nan if v is None else float(v) for v in out], dtype=np.float64)
 
     return {
-        "correct": np.array([bool(samples.get(i, {}).get("qa_correct")) for i in entry_ids], dtype=np.float64),
+        "correct": np.array(
+            [bool(samples.get(i, {}).get("qa_correct")) for i in entry_ids], dtype=np.float64
+        ),
         "iou": values("temporal_iou"),
         "iop": values("temporal_iop"),
         "j": values("spatial_j"),
@@ -92,7 +94,9 @@ def gen_extras(results: Mapping[str, Any], entries: Sequence[Any], *, prediction
     has_j = ~np.isnan(x["j"])
     upstream = results.get("protocol") == "upstream"
     iop = np.where(np.isnan(x["iop"]) & ~has_t, np.nan, np.nan_to_num(x["iop"]) if upstream else x["iop"])
-    eba = evidence_backed_accuracy(x["correct"] > 0, iop.tolist(), iop_threshold=iop_threshold, has_gt_t=has_t)
+    eba = evidence_backed_accuracy(
+        x["correct"] > 0, iop.tolist(), iop_threshold=iop_threshold, has_gt_t=has_t
+    )
     block: dict[str, Any] = {
         "accuracy": round(100 * eba.accuracy, 4) if ids else 0.0,
         "correct": int(eba.passed.sum()),
