@@ -35,6 +35,7 @@ MCQ_COLUMNS = (
     Column("time_evidence", "Time"),
     Column("spatial_evidence", "Spatial"),
     Column("overall", "Overall"),
+    Column("evidence_backed", "EB-Acc"),
 )
 COST_COLUMNS = (
     Column("frames_fed", "Frames", better=None, digits=0),
@@ -94,7 +95,8 @@ def _gen(path: str, data: dict) -> RunTable:
 
 def _mcq(path: str, data: dict) -> RunTable:
     values = {"qa": data["qa"]["accuracy"], "time_evidence": data["temporal"]["accuracy"],
-              "spatial_evidence": data["spatial"]["accuracy"], "overall": data["overall_accuracy"]}  # fmt: skip
+              "spatial_evidence": data["spatial"]["accuracy"], "overall": data["overall_accuracy"],
+              "evidence_backed": (data.get("evidence_backed") or {}).get("accuracy")}  # fmt: skip
     tasks = {t: {"qa": data[k]["accuracy"]} for t, k in (("qa", "qa"), ("time_evidence", "temporal"),
                                                           ("spatial_evidence", "spatial"))}  # fmt: skip
     return RunTable(path, "st_evidence_mcq", run_name(data.get("run"), path), values, MCQ_COLUMNS,

@@ -152,3 +152,60 @@ def add_gen_extras(results: dict, gt_file, predictions=None, **options) -> dict:
     for key, value in gen_extras(results, entries, predictions=preds, **options).items():
         results.setdefault(key, value)
     return results
+
+
+MCQ_TASKS = (("qa", "qa", "answer"), ("time_evidence", "temporal", "time_answer"),
+             ("spatial_evidence", "spatial", "mask_answer"))  # fmt: skip
+MCQ_UNITS = {"qa": "percent", "temporal": "percent", "spatial": "percent", "overall_accuracy": "percent",
+             "evidence_backed": "percent", "ci": "percent"}  # fmt: skip
+
+
+def mcq_extras(results: Mapping[str, Any], entries: Sequence[Any], *, predictions: Mapping[str, Any] | None = None,
+               n_resamples: int = N_RESAMPLES, seed: int = SEED) -> dict[str, Any]:  # fmt: skip
+    """Units, run header, evidence-backed accuracy and CIs for an `evaluate_mcq` results dict on `entries`
+    (`McqEntry`s). Evidence-backed: the qa answer is right and so is every evidence task the entry has GT
+    for (time_evidence, spatial_evidence), over the entries with a qa GT; CIs resample the entries."""
+    has = np.array([[getattr(e, attr) is not None for _, _, attr in MCQ_TASKS] for e in entries], dtype=bool)
+    right = [set(results[key].get("correct_entries", [])) for _, key, _ in MCQ_TASKS]
+    ok = np.array([[e.entry_id in r for r in right] for e in entries], dtype=bool).reshape(-1, 3)
+    has = has.reshape(-1, 3)
+    eb = has[:, 0] & ok[:, 0] & (ok[:, 1] | ~has[:, 1]) & (ok[:, 2] | ~has[:, 2])
+    n_qa = int(has[:, 0].sum())
+    out: dict[str, Any] = {"units": dict(MCQ_UNITS), "evidence_backed": {
+        "accuracy": round(100 * int(eb.sum()) / n_qa, 4) if n_qa else 0.0, "correct": int(eb.sum()), "total": n_qa,
+        "rule": "qa right and every evidence task with GT right"}}  # fmt: skip
+    run = run_from_predictions(predictions or {})
+    if run:
+        out["run"] = run
+    if not len(entries):
+        return out
+    ci = {}
+    for k, (task, _, _) in enumerate(MCQ_TASKS):
+        if has[:, k].any():
+            ci[task] = _ci(_ratio(ok[:, k].astype(np.float64), has[:, k]), ratio_of_sums, n_resamples, seed)
+    ci["overall"] = _ci(np.stack([ok.sum(axis=1), has.sum(axis=1)], axis=1).astype(np.float64), ratio_of_sums,
+                        n_resamples, seed)  # fmt: skip
+    if n_qa:
+        ci["evidence_backed"] = _ci(
+            _ratio(eb.astype(np.float64), has[:, 0]), ratio_of_sums, n_resamples, seed
+        )
+    out["ci"] = ci
+    out["ci_settings"] = {"confidence": 0.95, "n_resamples": n_resamples, "seed": seed, "method": "percentile",
+                          "resampled": "GT entries"}  # fmt: skip
+    return out
+
+
+def add_mcq_extras(
+    results: dict, data_file, distractors_file=None, mask_file=None, predictions=None, **options
+):
+    """`results` with `mcq_extras` added in place (GT from the MCQ data files). Returns `results`."""
+    from evqa.data.st_evidence import load_mcq_benchmark
+    from evqa.eval.predictions import load_predictions
+
+    entries = load_mcq_benchmark(data_file, distractors_file, mask_file)
+    preds = (
+        predictions if isinstance(predictions, dict) or predictions is None else load_predictions(predictions)
+    )
+    for key, value in mcq_extras(results, entries, predictions=preds, **options).items():
+        results.setdefault(key, value)
+    return results

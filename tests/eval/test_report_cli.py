@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,28 @@ def test_cli_prints_and_writes(tmp_path, capsys):
     out = tmp_path / "t.tex"
     assert main(["report", *GEN, "--format", "latex", "--output", str(out)]) == 0
     assert capsys.readouterr().out == out.read_text() == (FIX / "expected_gen.latex").read_text()
+
+
+def test_mcq_results_from_eval_mcq(tmp_path, capsys):
+    # an MCQ metrics JSON of `evqa eval-mcq` (with its added keys) reads as a report row
+    (tmp_path / "mcq.csv").write_text(
+        "entry_id,video,question,options,answer\n"
+        "m1,v1.mp4,q1,\"['a', 'b', 'c', 'd', 'e']\",B\nm2,v2.mp4,q2,\"['a', 'b', 'c', 'd', 'e']\",A\n"
+    )
+    temp = {m: {"time_evidence_options": [[[0, 1]], [[1, 2]], [[2, 3]], [[3, 4]]], "correct_answer": "A"}
+            for m in ("m1", "m2")}  # fmt: skip
+    (tmp_path / "temp.json").write_text(json.dumps(temp))
+    pred = tmp_path / "mcq_pred.json"
+    pred.write_text(
+        json.dumps({"m1": {"answer": "B", "evidence_t": "A"}, "m2": {"answer": "C", "evidence_t": "A"}})
+    )
+    out = tmp_path / "mcq_metrics.json"
+    argv = ["eval-mcq", str(pred), "--data_file", str(tmp_path / "mcq.csv"), "--distractors_file",
+            str(tmp_path / "temp.json"), "--save-metrics", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    text = build_report([str(out)], "csv", ci=True)
+    header, row = list(csv.reader(io.StringIO(text)))
+    assert header[:4] == ["Run", "QA", "QA low", "QA high"] and "EB-Acc" in header
+    assert row[0] == "mcq" and row[1] == "50.0" and row[header.index("Time")] == "100.0"
+    assert row[header.index("EB-Acc")] == "50.0"  # m1: qa and time right; m2: qa wrong
