@@ -67,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
         results, gt_file, pred_file, iop_threshold=args.iop_threshold, j_threshold=args.j_threshold
     )
     print(format_table(results))
+    eb = results["evidence_backed"]
+    masks = (
+        f", with J >= {eb['j_threshold']:g}: {eb['accuracy_masks']:.1f}%" if "accuracy_masks" in eb else ""
+    )
+    print(f"evidence-backed accuracy (IoP >= {eb['iop_threshold']:g}): {eb['accuracy']:.1f}%{masks}")
     output = args.output_file or str(Path(pred_file).with_name(f"{Path(pred_file).stem}_eval.json"))
     write_json_atomic(output, results)
     print(f"results written to {output}")
