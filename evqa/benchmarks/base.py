@@ -222,6 +222,29 @@ class Benchmark:
         `evqa.metrics`; every skipped item is counted in `Scores.counts`."""
         raise NotImplementedError
 
+    def read_predictions(self, pred_file: str | os.PathLike) -> dict[str, dict]:
+        """{entry id: prediction record} of a JSON or JSONL prediction file (a run header line is not a
+        record)."""
+        from evqa.eval.predictions import load_predictions
+
+        predictions = load_predictions(pred_file)
+        predictions.pop("__run__", None)
+        return predictions
+
+    def evaluate(
+        self,
+        files: Mapping[str, Path | None],
+        pred_file: str | os.PathLike,
+        *,
+        protocol: str = "evqa",
+        options: Mapping[str, Any] | None = None,
+    ) -> tuple[Scores, dict[str, dict]]:
+        """Load the records and the prediction file and `score` them; returns (scores, predictions)."""
+        self.check_protocol(protocol)
+        records = self.load(files)
+        predictions = self.read_predictions(pred_file)
+        return self.score(records, predictions, protocol=protocol, options=options or {}), predictions
+
     # --- shared ---------------------------------------------------------------------------------------
 
     def check_protocol(self, protocol: str) -> str:
