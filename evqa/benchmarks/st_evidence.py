@@ -227,6 +227,7 @@ class StEvidenceMcq(Benchmark):
     columns = MCQ_COLUMNS
     has_synthetic = True
     protocols = ("evqa",)
+    results_suffix = "_metrics"  # what `evqa eval-mcq` writes
 
     def load(self, files):
         from evqa.data.st_evidence import load_mcq_benchmark
