@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-
 from baselines.fake_api import FakeOpenAI
 
 API_KEY = "sk-test-judge-DO-NOT-LEAK-91c2"
@@ -42,7 +41,9 @@ class ScriptedJudgeOpenAI(FakeOpenAI):
             "object": "chat.completion",
             "created": 0,
             "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            ],
             "usage": {"prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59},
         }
         self.send(handler, 200, json.dumps(out))
