@@ -42,9 +42,10 @@ def infer_hook(args: argparse.Namespace):
     name = benchmark_name(args)
     bench = get_benchmark(name)
     if name in ST_EVIDENCE:
+        explicit = getattr(args, "benchmark", None) is not None
         if name == "st_evidence_mcq" and args.task == "gen":
             args.task = "mcq"
-        if name == "st_evidence_gen" and args.task not in ("gen", "masks"):
+        if explicit and name == "st_evidence_gen" and args.task not in ("gen", "masks"):
             raise ConfigError(f"--task {args.task} is not the generative benchmark", field="--task")
         _fill_from_data_dir(bench, args)
         return False, None
