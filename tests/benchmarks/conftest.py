@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from baselines.fake_api import FakeOpenAI
+from baselines.fake_api import FakeGemini, FakeOpenAI
 
 API_KEY = "sk-test-judge-DO-NOT-LEAK-91c2"
 _FIELD = re.compile(r"^(Correct Answer|Predicted Answer): (.*)$", re.MULTILINE)
@@ -58,3 +58,23 @@ def api_env(monkeypatch):
         return server
 
     return start
+
+
+class VerdictGemini(FakeGemini):
+    """Fake Gemini: a request with a system instruction (a judge call) gets `verdict`; `bodies` keeps the
+    judge requests' JSON."""
+
+    verdict = "{'pred': 'yes', 'score': 4}"
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.bodies: list[dict] = []
+
+    def answer(self, handler, raw: bytes):
+        body = json.loads(raw) if raw else {}
+        if "systemInstruction" not in body:
+            return super().answer(handler, raw)
+        self.bodies.append(body)
+        out = {"candidates": [{"content": {"role": "model", "parts": [{"text": self.verdict}]}, "finishReason": "STOP"}],
+               "usageMetadata": {"promptTokenCount": 80, "candidatesTokenCount": 9, "totalTokenCount": 89}}  # fmt: skip
+        self.send(handler, 200, json.dumps(out))

@@ -289,3 +289,27 @@ def test_tiny_local_transformers_model_judges(judged_data, tmp_path):
     scores = bench.score(records, predictions, options={"judgements": judged})
     assert scores.counts["n"] == 6 and scores.counts["failed"] == 1
     assert scores.counts["scored"] + scores.counts["judge_error"] == 5
+
+
+def test_gemini_judges_through_its_client(judged_data, monkeypatch):
+    from .conftest import API_KEY, VerdictGemini
+
+    data, pred = judged_data
+    with VerdictGemini() as server:
+        monkeypatch.setenv("GEMINI_API_KEY", API_KEY)
+        monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+        monkeypatch.setenv("GEMINI_BASE_URL", server.url)
+        code = run_command("judge", ["--benchmark", "egotextvqa", "--data-dir", str(data), "--pred_file", str(pred),
+                                     "--judge", "gemini-2.5-flash", "--no_progress"])  # fmt: skip
+        assert code == 0
+    assert len(server.bodies) == 5
+    body = server.bodies[0]
+    assert body["generationConfig"]["temperature"] == 0.0
+    assert "meaningful match" in body["systemInstruction"]["parts"][0]["text"]
+    asked = [b["contents"][0]["parts"][0]["text"] for b in server.bodies]  # concurrent: any order
+    assert sum("Correct Answer: alpha\nPredicted Answer: it saysin1" in text for text in asked) == 1
+    summary = json.loads((pred.parent / "pred.summary.json").read_text())
+    assert summary["metrics"]["accuracy"] == pytest.approx(5 / 6)  # out2 failed: no, 0
+    assert summary["metrics"]["score"] == pytest.approx(20 / 6)
+    assert summary["run"]["judge"] == "gemini-2.5-flash"
+    assert API_KEY not in (pred.parent / "pred.judge.json").read_text()
