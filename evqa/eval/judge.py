@@ -260,6 +260,19 @@ def cache_key(judge_model: str, question: str, answer: str, prediction: str) -> 
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
 
+def judge_model_id(settings: JudgeSettings) -> str:
+    """The judge's model id as cache keys name it (`--judge gemini` and `--judge gemini-2.5-flash` are one
+    model); a local checkpoint is its path."""
+    from evqa.baselines.registry import resolve_adapter
+
+    if os.path.isdir(settings.model):
+        return str(settings.model)
+    try:
+        return resolve_adapter(settings.model, settings.adapter)[1]
+    except ConfigError:
+        return settings.model
+
+
 def default_cache(pred_file: str | os.PathLike) -> Path:
     pred = Path(pred_file)
     return pred.with_name(f"{pred.stem}.judge.json")
@@ -330,13 +343,14 @@ def judge_predictions(
 
     items: dict[str, dict[str, str]] = {}
     keys: dict[str, str | None] = {}
+    model_id = judge_model_id(settings)
     for record in records:
         prediction = prediction_text(predictions.get(record.entry_id))
         if prediction is None:
             keys[record.entry_id] = None
             continue
         answer, pred = prompts.judge_text(record.answer), prompts.judge_text(prediction)
-        key = cache_key(settings.model, record.question, answer, pred)
+        key = cache_key(model_id, record.question, answer, pred)
         keys[record.entry_id] = key
         items.setdefault(key, {"question": record.question, "answer": answer, "prediction": pred})
     cache = Path(settings.cache) if settings.cache else default_cache(pred_file)

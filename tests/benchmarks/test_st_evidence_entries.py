@@ -122,3 +122,37 @@ def test_data_dir_finds_the_synthetic_layout(tmp_path):
     assert mcq["data_file"] == tmp_path / "s/benchmark/mcq/st_evidence_mcq.csv"
     assert mcq["mask_file"] == tmp_path / "s/benchmark/mcq/mask_options.json"
     assert len(get_benchmark("st_evidence_mcq").load(mcq)) == 2
+
+
+def test_infer_with_data_dir_runs_the_st_evidence_path(tmp_path, api_env, monkeypatch):
+    from evqa.data.synth import generate
+
+    from .conftest import ScriptedJudgeOpenAI
+
+    root = tmp_path / "s"
+    generate(root, seed=0, num_train=1, num_test=2, score=False, progress=False)
+    monkeypatch.chdir(tmp_path)
+    with ScriptedJudgeOpenAI() as server:
+        api_env(server)
+        base = ["--model", "gpt-4o", "--no-progress"]
+        assert (
+            run_command(
+                "infer",
+                [*base, "--gt_file", str(root / "benchmark/st_evidence_gen.csv"), "--output", "a.json"],
+            )
+            == 0
+        )
+        new = [*base, "--benchmark", "st_evidence_gen", "--data-dir", str(root), "--output", "b.json"]
+        assert run_command("infer", new) == 0
+        mcq = [*base, "--benchmark", "st_evidence_mcq", "--data-dir", str(root), "--output", "m.json"]
+        assert run_command("infer", mcq) == 0
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
+    assert list(a) == list(b) and all(a[k]["parsed_response"] == b[k]["parsed_response"] for k in a)
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert len(m) == 2 and {r["evidence_t"] for r in m.values()} == {"B"}  # the fake model's MCQ replies
+    assert run_command("eval", ["--benchmark", "st_evidence_mcq", "--data-dir", str(root), "m.json"]) == 0
+    entries = get_benchmark("st_evidence_mcq").load(get_benchmark("st_evidence_mcq").locate(root))
+    expected = 100 * sum(e.time_answer == "B" for e in entries) / len(entries)
+    summary = json.loads((tmp_path / "m.summary.json").read_text())
+    assert summary["metrics"]["time_evidence_accuracy"] == pytest.approx(expected)
+    assert summary["run"] == {"adapter": "gpt", "model": "gpt-4o"}
