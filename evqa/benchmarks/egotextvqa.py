@@ -241,6 +241,12 @@ class JudgedOpenQa(Benchmark):
     needs_judge = True
 
     def build_task(self, records, files, *, sampling, options, adapter_cls, max_new_tokens=None):
+        if options.get("realtime") and getattr(adapter_cls, "needs_video", False):
+            raise ConfigError(
+                f"--realtime needs a model fed sampled frames; the {adapter_cls.name} adapter sends the whole "
+                "video file, which would show it the future",
+                field="--realtime",
+            )
         return OpenQaTask(
             records,
             video_dir=files["video_dir"],

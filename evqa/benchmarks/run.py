@@ -159,7 +159,9 @@ def run_benchmark_eval(bench, args: argparse.Namespace, pred_file: str) -> int:
     extra_run: dict[str, Any] = {}
     if bench.needs_judge:
         options["judge"] = judge_settings(args)
-        extra_run = {"judge": options["judge"].model}
+        from evqa.prompts import JUDGE_PROMPT_VERSION
+
+        extra_run = {"judge": options["judge"].model, "judge_prompt_version": JUDGE_PROMPT_VERSION}
     elif getattr(args, "judge", None):
         raise ConfigError(f"benchmark {bench.name} is not scored by a judge", field="--judge")
     protocol = getattr(args, "protocol", "evqa")

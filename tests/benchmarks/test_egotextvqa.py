@@ -313,3 +313,14 @@ def test_gemini_judges_through_its_client(judged_data, monkeypatch):
     assert summary["metrics"]["score"] == pytest.approx(20 / 6)
     assert summary["run"]["judge"] == "gemini-2.5-flash"
     assert API_KEY not in (pred.parent / "pred.judge.json").read_text()
+
+
+def test_realtime_refuses_a_whole_video_model(tmp_path):
+    from evqa.baselines.registry import get_model_class
+    from evqa.errors import ConfigError
+
+    bench = get_benchmark("egotextvqa")
+    files = bench.synthesize(tmp_path, num_items=2)
+    with pytest.raises(ConfigError, match="--realtime needs a model fed sampled frames"):
+        bench.build_task(bench.load(files), files, sampling=Sampling(), options={"realtime": True},
+                         adapter_cls=get_model_class("gemini"))  # fmt: skip
