@@ -324,3 +324,32 @@ def test_realtime_refuses_a_whole_video_model(tmp_path):
     with pytest.raises(ConfigError, match="--realtime needs a model fed sampled frames"):
         bench.build_task(bench.load(files), files, sampling=Sampling(), options={"realtime": True},
                          adapter_cls=get_model_class("gemini"))  # fmt: skip
+
+
+def test_tiny_causal_lm_folder_judges(judged_data, tmp_path):
+    """A plain transformers causal LM folder (no registered adapter) is a judge too."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from evqa.eval.judge import JudgeSettings, LocalChatJudge, build_judge, judge_predictions
+    from evqa.model.tokenizer import build_tiny_tokenizer
+
+    tok = build_tiny_tokenizer()
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=4, num_key_value_heads=2, eos_token_id=tok.eos_token_id,
+                         pad_token_id=tok.pad_token_id)  # fmt: skip
+    folder = tmp_path / "tiny_lm"
+    Qwen2ForCausalLM(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    settings = JudgeSettings(model=str(folder), device="cpu", reply_retries=0, progress=False)
+    client = build_judge(settings)
+    assert isinstance(client, LocalChatJudge) and client.adapter == "transformers"
+    data, pred = judged_data
+    bench = get_benchmark("egotextvqa")
+    records = bench.load(bench.locate(data))
+    judged = judge_predictions(records, bench.read_predictions(pred), settings, pred_file=pred, client=client)
+    assert sum(v["status"] in ("ok", "judge_error") for v in judged.values()) == 5
+    cache = json.loads((tmp_path / "pred.judge.json").read_text())
+    assert {r["judge_model"] for r in cache.values()} == {str(folder)}
+    assert all(r["meta"]["usage"]["completion_tokens"] >= 1 for r in cache.values())
