@@ -32,6 +32,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("evqa.cli.report", "one Markdown / LaTeX / CSV table from results or summary JSONs"),
     "compare": ("evqa.cli.compare", "paired test (McNemar / bootstrap) between two runs' results JSONs"),
     "view": ("evqa.cli.view", "static HTML error viewer of prediction files (timelines, masks; A/B)"),
+    "benchmarks": (
+        "evqa.cli.benchmarks",
+        "list the registered benchmarks, their data, metrics and synthetic versions",
+    ),
+    "judge": ("evqa.cli.judge", "LLM-as-judge scoring of open-answer predictions (EgoTextVQA, EgoTempo)"),
 }
 
 
