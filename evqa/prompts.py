@@ -174,3 +174,18 @@ def segmentation_prompt(expression: str) -> str:
 def grounded_question_prompt(question: str) -> str:
     """A question whose answer is an object (GroundMoRe): answer it and segment that object."""
     return f"{question.strip()} Answer the question and segment the object that answers it."
+
+
+def videoespresso_prompt(
+    task: str, question: str, options: Sequence[str], evidence: str | None = None
+) -> str:
+    """VideoEspresso's test prompt, worded as the original; `evidence` (the oracle evidence, `--with-evidence`)
+    inserts "Your inference evidence is {evidence}." after the options. `options` are the item's
+    "(A): ..." strings, joined by spaces as the original's list is formatted into the prompt."""
+    text = (
+        f"Please finish the {task} task. Question: {question}. "
+        f"You have the following options: {' '.join(options)}."
+    )
+    if evidence is not None:
+        text += f" Your inference evidence is {evidence}."
+    return text + " Select the answer and only give the option letters."
