@@ -189,3 +189,13 @@ def videoespresso_prompt(
     if evidence is not None:
         text += f" Your inference evidence is {evidence}."
     return text + " Select the answer and only give the option letters."
+
+
+QUALITY_QUESTION = "How would you rate the quality of this video?"
+QUALITY_ANSWER_PREFIX = "The quality of this video is"
+
+
+def quality_question_prompt() -> str:
+    """VQA²'s scoring question; the reply is left open after `QUALITY_ANSWER_PREFIX` and the next token's
+    level-word logits are read (`evqa.baselines.level_scoring`)."""
+    return QUALITY_QUESTION
