@@ -199,3 +199,13 @@ def quality_question_prompt() -> str:
     """VQA²'s scoring question; the reply is left open after `QUALITY_ANSWER_PREFIX` and the next token's
     level-word logits are read (`evqa.baselines.level_scoring`)."""
     return QUALITY_QUESTION
+
+
+def qbench_prompt(question: str, candidates: Sequence[str], *, two_videos: bool = False) -> str:
+    """Q-Bench-Video style MCQ: the question, lettered options, and the instruction to answer with the
+    letter directly (the reply's first character is what the original scores)."""
+    intro = "The first video's frames come first, then the second video's. " if two_videos else ""
+    return (
+        f"{intro}{question.strip()}\n{format_options(candidates)}\n"
+        "Answer with the option's letter from the given choices directly."
+    )
