@@ -264,6 +264,14 @@ class VideoEspresso(Benchmark):
             ("videoespresso/test.json", "test.json"),
             "VideoEspresso test JSON (video_path, question, options, correct_answer, evidence, task, core frames)",
         ),
+        DataFile(
+            "no_evidence_pred",
+            ("--no-evidence-pred", "--no_evidence_pred"),
+            (),
+            "a prediction file of the same model without --with-evidence, scored too: adds its accuracy and "
+            "the evidence gap (default: none)",
+            required=False,
+        ),
     )
     options = (
         Option(
@@ -278,12 +286,6 @@ class VideoEspresso(Benchmark):
             "core (the annotated core frames); default evqa",
             type="str",
             default="evqa",
-        ),
-        Option(
-            "no_evidence_pred",
-            ("--no-evidence-pred",),
-            "a prediction file of the same model without evidence: adds its accuracy and the evidence gap",
-            type="str",
         ),
     )
     columns = (
@@ -315,6 +317,11 @@ class VideoEspresso(Benchmark):
             needs_frames=adapter_cls.needs_frames,
             max_new_tokens=max_new_tokens,
         )
+
+    def evaluate(self, files, pred_file, *, protocol="evqa", options=None):
+        options = dict(options or {})
+        options["no_evidence_pred"] = files.get("no_evidence_pred") or options.get("no_evidence_pred")
+        return super().evaluate(files, pred_file, protocol=protocol, options=options)
 
     def score(self, records, predictions, *, protocol="evqa", options=None):
         self.check_protocol(protocol)
