@@ -139,3 +139,26 @@ def test_an_adapter_without_logits_is_unsupported():
 
     with pytest.raises(ConfigError, match="text-only adapter cannot be asked this benchmark"):
         AdapterCaller(TextOnly(), "score_levels")
+
+
+def test_readme_commands_on_a_tiny_local_checkpoint(tmp_path):
+    from evqa.cli.main import run_command
+    from evqa.training.hf_vlm.tiny import qwen2_5_vl
+
+    ckpt = qwen2_5_vl(tmp_path / "ckpt")
+    assert (
+        run_command(
+            "synth", ["--benchmark", "vqa2_scoring", "--out", str(tmp_path / "d"), "--num-items", "5"]
+        )
+        == 0
+    )
+    pred = tmp_path / "q.json"
+    assert run_command("infer", ["--benchmark", "vqa2_scoring", "--data-dir", str(tmp_path / "d"), "--adapter", "qwen2_5_vl",
+                                 "--model", str(ckpt), "--output", str(pred), "--no-progress", "--num_frames", "2"]) == 0  # fmt: skip
+    assert run_command("eval", ["--benchmark", "vqa2_scoring", "--data-dir", str(tmp_path / "d"), "--pred_file", str(pred)]) == 0  # fmt: skip
+    summary = json.loads((tmp_path / "q.summary.json").read_text())
+    assert summary["counts"]["scored"] == 10 and set(summary["breakdowns"]["dataset"]) == {
+        "synth_konvid",
+        "synth_lsvq",
+    }
+    assert summary["units"]["SRCC"] == "fraction" and -1.0 <= summary["metrics"]["SRCC"] <= 1.0
