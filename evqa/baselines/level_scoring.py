@@ -55,9 +55,3 @@ def level_response(next_token_logits, tokens: dict[str, Any], usage: dict[str, i
         },
     )
 
-
-def unsupported(adapter_name: str):
-    """The error an adapter without next-token probabilities raises for a level-scoring benchmark."""
-    return ModelError(
-        f"the {adapter_name} adapter is unsupported for this benchmark: it exposes no next-token logits"
-    )
