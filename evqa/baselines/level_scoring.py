@@ -54,4 +54,3 @@ def level_response(next_token_logits, tokens: dict[str, Any], usage: dict[str, i
             "level_tokens": tokens,
         },
     )
-
