@@ -210,3 +210,38 @@ def judge_user_prompt(question: str, answer: str, prediction: str) -> str:
         "'score' (an INTEGER, not a string), and no other text or explanation, for example "
         "{'pred': 'yes', 'score': 5} or {'pred': 'no', 'score': 1}."
     )
+
+
+def videoespresso_prompt(
+    task: str, question: str, options: Sequence[str], evidence: str | None = None
+) -> str:
+    """VideoEspresso's test prompt, worded as the original; `evidence` (the oracle evidence, `--with-evidence`)
+    inserts "Your inference evidence is {evidence}." after the options. `options` are the item's
+    "(A): ..." strings, joined by spaces as the original's list is formatted into the prompt."""
+    text = (
+        f"Please finish the {task} task. Question: {question}. "
+        f"You have the following options: {' '.join(options)}."
+    )
+    if evidence is not None:
+        text += f" Your inference evidence is {evidence}."
+    return text + " Select the answer and only give the option letters."
+
+
+QUALITY_QUESTION = "How would you rate the quality of this video?"
+QUALITY_ANSWER_PREFIX = "The quality of this video is"
+
+
+def quality_question_prompt() -> str:
+    """VQA²'s scoring question; the reply is left open after `QUALITY_ANSWER_PREFIX` and the next token's
+    level-word logits are read (`evqa.baselines.level_scoring`)."""
+    return QUALITY_QUESTION
+
+
+def qbench_prompt(question: str, candidates: Sequence[str], *, two_videos: bool = False) -> str:
+    """Q-Bench-Video style MCQ: the question, lettered options, and the instruction to answer with the
+    letter directly (the reply's first character is what the original scores)."""
+    intro = "The first video's frames come first, then the second video's. " if two_videos else ""
+    return (
+        f"{intro}{question.strip()}\n{format_options(candidates)}\n"
+        "Answer with the option's letter from the given choices directly."
+    )
