@@ -174,3 +174,20 @@ def segmentation_prompt(expression: str) -> str:
 def grounded_question_prompt(question: str) -> str:
     """A question whose answer is an object (GroundMoRe): answer it and segment that object."""
     return f"{question.strip()} Answer the question and segment the object that answers it."
+
+
+# --- POVQA context shaping: subtitles beside frames, the paused keyframe ---
+
+KEYFRAME_LABEL = "keyframe"
+
+
+def keyframe_hint(timestamp: float) -> str:
+    """The one-line hint added when the paused frame is appended after the video."""
+    return (
+        f"The last image is the keyframe at {format_seconds(timestamp)} s, the moment the question is about."
+    )
+
+
+def subtitle_lines(pairs: Sequence[tuple[float, str]]) -> str:
+    """Subtitle context for a prompt: one 'Frame at 2.5 s: <nearest subtitle line>' per frame, in order."""
+    return "Subtitles nearest each frame:\n" + "\n".join(f"{frame_label(t)} {text}" for t, text in pairs)
