@@ -1,0 +1,96 @@
+"""TVQA entry: synth -> gpt-4o against the local fake OpenAI server -> eval (accuracy by hand); loader
+errors; subtitles in the prompt; the stratified subset read back as the QA file."""
+
+import json
+
+import pytest
+
+from evqa.baselines.calling import ModelCaller
+from evqa.baselines.frames import Sampling
+from evqa.baselines.registry import build_model, get_model_class
+from evqa.baselines.runner import run_items
+from evqa.benchmarks.registry import get_benchmark
+from evqa.errors import DataError
+from tests.baselines import fake_api
+
+
+def test_synth_load_and_errors(tmp_path):
+    bench = get_benchmark("tvqa")
+    bench.synthesize(tmp_path)
+    records = bench.load(bench.locate(tmp_path))
+    assert len(records) == 24 and all(len(r.options) == 5 for r in records)
+    assert {r.show_name for r in records} == {"The Big Bang Theory", "Friends", "House M.D.", "Castle"}
+    qa = tmp_path / "tvqa_qa_release" / "tvqa_val.jsonl"
+    row = json.loads(qa.read_text().splitlines()[0])
+    qa.write_text(json.dumps({**row, "answer_idx": 7}) + "\n")
+    with pytest.raises(DataError, match="row 1.*answer_idx"):
+        bench.load(bench.locate(tmp_path))
+    qa.write_text(json.dumps({k: v for k, v in row.items() if k != "a3"}) + "\n")
+    with pytest.raises(DataError, match="a3"):
+        bench.load(bench.locate(tmp_path))
+
+
+def test_synth_infer_gpt_eval_by_hand(tmp_path, monkeypatch):
+    bench = get_benchmark("tvqa")
+    bench.synthesize(tmp_path / "data")
+    files = bench.locate(tmp_path / "data")
+    records = bench.load(files)
+    letters = "ABCDE"
+    truth = {r.entry_id: letters[r.answer_idx] for r in records}
+    # Scripted replies: the correct letter for even qids, a wrong one for odd qids, and for qid 1 a reply
+    # with no letter (unparsable).
+    answers = {}
+    for r in records:
+        q = int(r.entry_id)
+        answers[r.entry_id] = truth[r.entry_id] if q % 2 == 0 else letters[(r.answer_idx + 1) % 5]
+    answers["1"] = None
+
+    def scripted(prompt):
+        qid = prompt.split("[qid:", 1)[-1].split("]", 1)[0] if "[qid:" in prompt else None
+        return "no letter here" if qid is None or answers.get(qid) is None else f"Answer: ({answers[qid]})"
+
+    monkeypatch.setattr(fake_api, "reply_for", scripted)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with fake_api.FakeOpenAI() as server:
+        model = build_model("gpt", "gpt-4o", base_url=server.url)
+        task = bench.build_task(records, files, sampling=Sampling(fps=1.0, max_size=32), options={},
+                                adapter_cls=get_model_class("gpt"))  # fmt: skip
+        # tag each question with its id so the fake server can answer per item
+        task.entries = [
+            r.__class__(**{**r.__dict__, "question": f"{r.question} [qid:{r.entry_id}]"}) for r in records
+        ]
+        task.bind(ModelCaller(model))
+        summary = run_items(task.items(), task.process, tmp_path / "pred.json", progress=False)
+        assert len(server.requests) == 24
+    assert summary.total == 24
+    scores, _ = bench.evaluate(files, tmp_path / "pred.json")
+    # 12 even qids right, 11 odd wrong, qid 1 unparsable (wrong): 12 / 24 = 50 %
+    assert scores.metrics["accuracy"] == pytest.approx(50.0)
+    assert scores.counts == {"n": 24, "scored": 23, "unparsable": 1, "failed": 0}
+    by_show = scores.breakdowns["show_name"]
+    assert sum(v["n"] for v in by_show.values()) == 24
+    for show, value in by_show.items():
+        ids = [r.entry_id for r in records if r.show_name == show]
+        assert value["accuracy"] == pytest.approx(100.0 * sum(int(i) % 2 == 0 for i in ids) / len(ids))
+
+
+def test_subtitles_in_prompt_and_subset_file_as_qa_file(tmp_path):
+    from evqa.cli.main import main
+
+    bench = get_benchmark("tvqa")
+    bench.synthesize(tmp_path)
+    files = bench.locate(tmp_path)
+    records = bench.load(files)
+    task = bench.build_task(records, files, sampling=Sampling(fps=1.0), options={"interleave_subtitles": True},
+                            adapter_cls=get_model_class("gpt"))  # fmt: skip
+    prompt = task.plan(records[0])["prompts"][0]
+    # 12 frames at 6 fps -> frames at 0 s and 1 s; cues [0, 0.9] and [1.0, 1.9]
+    assert "Frame at 0.0 s: (Sheldon:) The box is" in prompt and "Frame at 1.0 s: (Penny:) Really?" in prompt
+    assert prompt.index("Subtitles") < prompt.index("A. ")
+    qa = files["qa_file"]
+    assert (
+        main(["data", "subset", str(qa), "--by", "show_name", "--n", "8", "--out", str(tmp_path / "s.jsonl")])
+        == 0
+    )
+    subset = bench.load(bench.locate(tmp_path, {"qa_file": tmp_path / "s.jsonl"}))
+    assert len(subset) == 8 and {r.show_name for r in subset} == {r.show_name for r in records}
