@@ -176,6 +176,42 @@ def grounded_question_prompt(question: str) -> str:
     return f"{question.strip()} Answer the question and segment the object that answers it."
 
 
+# --- LLM judge of open answers (EgoTextVQA / EgoTempo); bump the version with any change of wording ---
+
+JUDGE_PROMPT_VERSION = "open_qa_judge/v1"
+JUDGE_SYSTEM = (
+    "You are an intelligent chatbot that evaluates the correctness of generated answers to video-based "
+    "questions. Compare the predicted answer with the correct answer and decide whether they match in "
+    "meaning.\n"
+    "INSTRUCTIONS:\n"
+    "- Judge the meaningful match between the predicted answer and the correct answer. Prepositional "
+    "detail matters as well as noun phrases: \"at the car wash on your right\" is not the same as "
+    "\"car wash\".\n"
+    "- Synonyms and paraphrases count as matches.\n"
+    "- The predicted answer must be of the same type as the correct answer (a phone number, e-mail "
+    "address, URL, number or date must be given as one): \"www.usps.com\" and \"visit their website\" do "
+    "not match, nor do \"9849041316\" and \"the advertiser's contact number\".\n"
+    "- Evaluate the correctness of the prediction against the correct answer."
+)
+
+
+def judge_text(text: object) -> str:
+    """An answer as the judge sees it: lower-cased, newlines removed (as the original evaluation)."""
+    return str(text).replace("\r", "").replace("\n", "").lower()
+
+
+def judge_user_prompt(question: str, answer: str, prediction: str) -> str:
+    """The judge's user turn for one item (answer and prediction already passed through `judge_text`)."""
+    return (
+        "Please evaluate the following video-based question-answer pair:\n\n"
+        f"Question: {question}\nCorrect Answer: {answer}\nPredicted Answer: {prediction}\n\n"
+        "Give your verdict as yes/no and a score, an integer from 0 to 5 where 5 is the best meaningful "
+        "match. Reply with a Python dictionary string only, with keys 'pred' (the string 'yes' or 'no') and "
+        "'score' (an INTEGER, not a string), and no other text or explanation, for example "
+        "{'pred': 'yes', 'score': 5} or {'pred': 'no', 'score': 1}."
+    )
+
+
 # --- POVQA context shaping: subtitles beside frames, the paused keyframe ---
 
 KEYFRAME_LABEL = "keyframe"

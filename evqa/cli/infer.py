@@ -48,6 +48,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     for add in (_add_data_arguments, _add_output_arguments, _add_frame_arguments, _add_execution_arguments):
         add(p)
+    from evqa.benchmarks.cli_args import add_benchmark_arguments
+
+    add_benchmark_arguments(p)
     return p
 
 
@@ -165,8 +168,11 @@ def _add_execution_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evqa.baselines.cli_run import run_infer
+    from evqa.benchmarks.run import infer_hook
 
-    summary = run_infer(args)
+    handled, summary = infer_hook(args)
+    if not handled:
+        summary = run_infer(args)
     if summary is None:  # dry run or merge: already reported
         return 0
     print(json.dumps({k: v for k, v in vars(summary).items() if k != "errors"}, indent=2))

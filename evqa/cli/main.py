@@ -30,6 +30,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("evqa.cli.train", "fine-tune the EVQA model from an experiment YAML"),
     "demo": ("evqa.cli.demo", "synthetic data -> train tiny model -> infer -> score, on CPU"),
     "view": ("evqa.cli.view", "static HTML error viewer of prediction files (timelines, masks; A/B)"),
+    "benchmarks": (
+        "evqa.cli.benchmarks",
+        "list the registered benchmarks, their data, metrics and synthetic versions",
+    ),
+    "judge": ("evqa.cli.judge", "LLM-as-judge scoring of open-answer predictions (EgoTextVQA, EgoTempo)"),
 }
 
 
