@@ -91,11 +91,13 @@ class ReasonVqa(Benchmark):
             required=False,
         ),  # fmt: skip
     )
-    options = (
+    options = CONTEXT_OPTIONS
+    # scoring options, on `evqa eval` as well as `evqa infer` (--split also chooses the items asked)
+    score_options = (
         Option(
             "split",
             ("--split",),
-            "which movies to score: val (the held-out 10%% by movie, seed 42), train or all (default: val)",
+            "ReasonVQA items: val (the held-out 10%% of movies, seed 42), train or all (default: val)",
             type="str",
             default="val",
         ),  # fmt: skip
@@ -108,7 +110,6 @@ class ReasonVqa(Benchmark):
         Option(
             "no_embedding", ("--no-embedding", "--no_embedding"), "leave EmbedCos out (default: computed)"
         ),
-        *CONTEXT_OPTIONS,
     )
     columns = tuple(ReportColumn(k, k, digits=3, unit="fraction") for k in TEXT_METRICS) + tuple(
         ReportColumn(k + REASONING_SUFFIX, k + REASONING_SUFFIX, digits=3, unit="fraction")
