@@ -94,3 +94,24 @@ def test_subtitles_in_prompt_and_subset_file_as_qa_file(tmp_path):
     )
     subset = bench.load(bench.locate(tmp_path, {"qa_file": tmp_path / "s.jsonl"}))
     assert len(subset) == 8 and {r.show_name for r in subset} == {r.show_name for r in records}
+
+
+def test_cli_synth_infer_eval(tmp_path, monkeypatch):
+    from evqa.cli.main import main
+
+    data = tmp_path / "data"
+    assert main(["synth", "--benchmark", "tvqa", "--out", str(data)]) == 0
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    pred = tmp_path / "pred.json"
+    with fake_api.FakeOpenAI() as server:  # its default reply to an MCQ prompt: "The answer is A."
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        argv = ["infer", "--benchmark", "tvqa", "--data-dir", str(data), "--model", "gpt-4o", "--output",
+                str(pred), "--max-size", "32", "--no-progress"]  # fmt: skip
+        assert main(argv) == 0
+    assert main(["eval", "--benchmark", "tvqa", "--data-dir", str(data), "--pred_file", str(pred)]) == 0
+    records = get_benchmark("tvqa").load(get_benchmark("tvqa").locate(data))
+    expected = 100.0 * sum(r.answer_idx == 0 for r in records) / len(records)
+    summary = json.loads((tmp_path / "pred.summary.json").read_text())
+    assert summary["metrics"]["accuracy"] == pytest.approx(expected)
+    assert summary["counts"] == {"n": 24, "scored": 24, "unparsable": 0, "failed": 0}
+    assert set(summary["breakdowns"]["show_name"]) == {r.show_name for r in records}
