@@ -144,3 +144,49 @@ def test_pooling_is_a_training_and_inference_option(tmp_path):
     assert sampling_of(HfVlmDataArguments(pooling="wae")).pooling == "wae"
     with pytest.raises(ConfigError, match="unknown pooling 'mean'"):
         HfVlmDataArguments(pooling="mean")
+
+
+def test_pooling_grid_writes_one_summary_per_cell_and_a_table(tmp_path, monkeypatch):
+    import json
+
+    from evqa.cli.main import main
+    from evqa.training.pooling_grid import main as grid_main
+    from tests.baselines import fake_api
+
+    data = tmp_path / "tvqa"
+    assert main(["synth", "--benchmark", "tvqa", "--out", str(data), "--num-items", "6"]) == 0
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with fake_api.FakeOpenAI() as server:  # replies "The answer is A." to every MCQ
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        argv = ["--benchmark", "tvqa", "--data-dir", str(data), "--model", "gpt-4o", "--train", "base=",
+                "--eval-pooling", "none", "wa", "--out", str(tmp_path / "grid"), "--", "--max-size", "32",
+                "--no-progress"]  # fmt: skip
+        assert grid_main(argv) == 0
+        assert len(server.requests) == 12  # 6 items x 2 cells
+    grid = json.loads((tmp_path / "grid" / "grid.json").read_text())
+    from evqa.benchmarks.registry import get_benchmark
+
+    records = get_benchmark("tvqa").load(get_benchmark("tvqa").locate(data))
+    expected = 100.0 * sum(r.answer_idx == 0 for r in records) / len(records)
+    for pooling in ("none", "wa"):
+        summary = json.loads((tmp_path / "grid" / "base" / f"{pooling}.summary.json").read_text())
+        assert (
+            grid["cells"]["base"][pooling]["value"]
+            == pytest.approx(expected)
+            == summary["metrics"]["accuracy"]
+        )
+    # pooled cell: 12 frames at 6 fps -> 2 pooled images at 0 s and 1 s
+    pred = json.loads((tmp_path / "grid" / "base" / "wa.json").read_text())
+    assert all(r["meta"]["timestamps"] == [0.0, 1.0] for r in pred.values())
+    table = (tmp_path / "grid" / "grid.md").read_text()
+    header, _, row = table.splitlines()[:3]
+    assert [c.strip() for c in header.strip("|").split("|")] == ["train \\ eval (Acc)", "none", "wa"]
+    assert [c.strip(" *") for c in row.strip("|").split("|")] == [
+        "base",
+        f"{expected:.2f}",
+        f"{expected:.2f}",
+    ]
+    assert (
+        grid_main([*argv[: argv.index("--train")], "--train", "x=" + str(tmp_path / "nope"), "--out", "o"])
+        == 2
+    )
