@@ -115,3 +115,22 @@ def test_cli_synth_infer_eval(tmp_path, monkeypatch):
     assert summary["metrics"]["accuracy"] == pytest.approx(expected)
     assert summary["counts"] == {"n": 24, "scored": 24, "unparsable": 0, "failed": 0}
     assert set(summary["breakdowns"]["show_name"]) == {r.show_name for r in records}
+
+
+def test_srt_parsing_and_nearest_line(tmp_path):
+    from evqa.data.subtitles import cues_between, nearest_cue, parse_srt, read_srt
+
+    text = "1\n00:00:01,000 --> 00:00:02,500\n<i>Hello</i>\nthere\n\n2\n00:01:00,25 --> 00:01:01,000\nBye\n"
+    cues = parse_srt(text)
+    assert [(c.start, c.end, c.text) for c in cues] == [(1.0, 2.5, "Hello there"), (60.25, 61.0, "Bye")]
+    assert nearest_cue(cues, 2.0).text == "Hello there"  # inside the first cue
+    assert nearest_cue(cues, 0.0).text == "Hello there"  # 1.0 s before it
+    assert nearest_cue(cues, 40.0).text == "Bye"  # 20.25 s before "Bye", 37.5 s after "Hello there"
+    assert nearest_cue([], 1.0) is None
+    assert [c.text for c in cues_between(cues, 2.0, 59.0)] == ["Hello there"]
+    path = tmp_path / "bad.srt"
+    path.write_text("1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\nno timing here\n")
+    with pytest.raises(DataError, match="cue 2"):
+        read_srt(path)
+    with pytest.raises(DataError, match="not found"):
+        read_srt(tmp_path / "missing.srt")
