@@ -120,6 +120,7 @@ class Benchmark:
             text) names it here, and `evqa.benchmarks.task.AdapterCaller` calls that method instead.
         needs_judge: scoring needs an LLM judge (`evqa judge` / `evqa eval --judge`).
         default_fps: frames per second sent to a model when no sampling flag is given.
+        results_suffix: the results file is `<prediction stem><suffix>.json` unless --output_file names it.
     """
 
     name: ClassVar[str] = "base"
@@ -133,6 +134,7 @@ class Benchmark:
     ask_method: ClassVar[str] = "generate"
     needs_judge: ClassVar[bool] = False
     default_fps: ClassVar[float | None] = 1.0
+    results_suffix: ClassVar[str] = "_eval"
 
     # --- files -------------------------------------------------------------------------------------
 

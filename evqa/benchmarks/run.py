@@ -150,7 +150,7 @@ def results_json(bench, scores: Scores, protocol: str, pred_file: str) -> dict[s
 
 
 def run_benchmark_eval(bench, args: argparse.Namespace, pred_file: str) -> int:
-    """Score `pred_file` on `bench`, write `<pred stem>_eval.json` (or --output_file) and the summary."""
+    """Score `pred_file` on `bench`, write `<pred stem><results_suffix>.json` (or --output_file) and the summary."""
     from evqa.benchmarks.summary import write_summary
 
     files = located_files(bench, args)
@@ -165,7 +165,7 @@ def run_benchmark_eval(bench, args: argparse.Namespace, pred_file: str) -> int:
     scores, predictions = bench.evaluate(files, pred_file, protocol=protocol, options=options)
     print(format_scores(bench, scores))
     output = getattr(args, "output_file", None) or str(
-        Path(pred_file).with_name(f"{Path(pred_file).stem}_eval.json")
+        Path(pred_file).with_name(f"{Path(pred_file).stem}{bench.results_suffix}.json")
     )
     write_json_atomic(output, results_json(bench, scores, protocol, pred_file))
     summary = write_summary(bench, scores, pred_file=pred_file, predictions=predictions, files=files,

@@ -32,13 +32,14 @@ GEN_FILES = (
             "st_evidence_gen/videos",
             "benchmark/videos",
         ),
-        "the 6-fps video folder the CSV's video paths are relative to",
+        "the 6-fps video folder the CSV's video paths are relative to (default: videos/ beside the CSV)",
         kind="dir",
+        required=False,
     ),
     DataFile(
         "gt_mask_dir",
         ("--gt_mask_dir", "--gt-mask-dir"),
-        ("masks_rle", "masks", "st_evidence_gen/masks", "benchmark/masks_rle", "benchmark/masks"),
+        ("masks_rle", "masks", "gt_masks", "st_evidence_gen/masks", "benchmark/masks_rle", "benchmark/masks"),
         "the GT mask folder (<entry_id>/<frame>.png or <entry_id>.json)",
         kind="dir",
         required=False,
@@ -227,6 +228,7 @@ class StEvidenceMcq(Benchmark):
     columns = MCQ_COLUMNS
     has_synthetic = True
     protocols = ("evqa",)
+    results_suffix = "_metrics"  # what `evqa eval-mcq` writes
 
     def load(self, files):
         from evqa.data.st_evidence import load_mcq_benchmark
