@@ -185,12 +185,12 @@ JUDGE_SYSTEM = (
     "meaning.\n"
     "INSTRUCTIONS:\n"
     "- Judge the meaningful match between the predicted answer and the correct answer. Prepositional "
-    "detail matters as well as noun phrases: \"at the car wash on your right\" is not the same as "
-    "\"car wash\".\n"
+    'detail matters as well as noun phrases: "at the car wash on your right" is not the same as '
+    '"car wash".\n'
     "- Synonyms and paraphrases count as matches.\n"
     "- The predicted answer must be of the same type as the correct answer (a phone number, e-mail "
-    "address, URL, number or date must be given as one): \"www.usps.com\" and \"visit their website\" do "
-    "not match, nor do \"9849041316\" and \"the advertiser's contact number\".\n"
+    'address, URL, number or date must be given as one): "www.usps.com" and "visit their website" do '
+    'not match, nor do "9849041316" and "the advertiser\'s contact number".\n'
     "- Evaluate the correctness of the prediction against the correct answer."
 )
 
