@@ -245,3 +245,20 @@ def qbench_prompt(question: str, candidates: Sequence[str], *, two_videos: bool 
         f"{intro}{question.strip()}\n{format_options(candidates)}\n"
         "Answer with the option's letter from the given choices directly."
     )
+
+
+# --- POVQA context shaping: subtitles beside frames, the paused keyframe ---
+
+KEYFRAME_LABEL = "keyframe"
+
+
+def keyframe_hint(timestamp: float) -> str:
+    """The one-line hint added when the paused frame is appended after the video."""
+    return (
+        f"The last image is the keyframe at {format_seconds(timestamp)} s, the moment the question is about."
+    )
+
+
+def subtitle_lines(pairs: Sequence[tuple[float, str]]) -> str:
+    """Subtitle context for a prompt: one 'Frame at 2.5 s: <nearest subtitle line>' per frame, in order."""
+    return "Subtitles nearest each frame:\n" + "\n".join(f"{frame_label(t)} {text}" for t, text in pairs)

@@ -34,10 +34,17 @@ def normalize_task(args: argparse.Namespace) -> tuple[str, str]:
 
 def sampling_from(args: argparse.Namespace, adapter_cls: type | None = None) -> Sampling:
     """Frame sampling from the flags: --num-frames wins over --fps (default 1 fps); --max-size defaults to
-    the adapter's `default_max_size`."""
+    the adapter's `default_max_size`; --pooling sends one pooled image per second (fps 1)."""
     fps = None if args.num_frames else (args.fps if args.fps is not None else 1.0)
     max_size = args.max_size or getattr(adapter_cls, "default_max_size", None)
-    return Sampling(fps=fps, num_frames=args.num_frames, max_frames=args.max_frames, max_size=max_size)
+    pooling = getattr(args, "pooling", None)
+    return Sampling(
+        fps=1.0 if pooling else fps,
+        num_frames=args.num_frames,
+        max_frames=args.max_frames,
+        max_size=max_size,
+        pooling=pooling,
+    )
 
 
 def build_task(args: argparse.Namespace, adapter_cls: type, task: str, mcq_task: str, out: Path):

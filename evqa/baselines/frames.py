@@ -12,12 +12,15 @@ import numpy as np
 @dataclass(frozen=True)
 class Sampling:
     """How frames are drawn: `fps` frames per second (or `num_frames` evenly), at most `max_frames`,
-    longest side resized to `max_size` pixels (None = original)."""
+    longest side resized to `max_size` pixels (None = original). `pooling` (wa, wae, war, bblf;
+    `evqa.data.pooling`) replaces sampling by one pooled image per second of video (`fps` is then
+    ignored; `num_frames` / `max_frames` pick or cap the seconds evenly)."""
 
     fps: float | None = 1.0
     num_frames: int | None = None
     max_frames: int | None = None
     max_size: int | None = None
+    pooling: str | None = None
 
 
 @dataclass
@@ -60,6 +63,17 @@ def load_frames(video_path: str | os.PathLike, sampling: Sampling, *, decode: bo
     from evqa.data.video import read_frames, sample_frame_indices, video_info
 
     info = video_info(video_path)
+    if sampling.pooling:
+        from evqa.data.pooling import pooled_seconds, pooled_video
+
+        size = (info.height, info.width)
+        if not decode:
+            times, first, _ = pooled_seconds(info.num_frames, info.fps, num_images=sampling.num_frames,
+                                             max_images=sampling.max_frames)  # fmt: skip
+            return Frames(None, first, times, info.fps, size)
+        images, times, first = pooled_video(video_path, sampling.pooling, num_images=sampling.num_frames,
+                                            max_images=sampling.max_frames)  # fmt: skip
+        return Frames(resize_longest(images, sampling.max_size), first, times, info.fps, size)
     indices = sample_frame_indices(
         info.num_frames,
         info.fps,

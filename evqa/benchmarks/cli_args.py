@@ -47,7 +47,7 @@ def add_benchmark_arguments(
         for key, flags, help_ in specs if data else ():
             if not _has(parser, key, flags):
                 group.add_argument(*flags, dest=key, default=None, help=help_)
-        for opt in bench.options if options else ():
+        for opt in [*(bench.options if options else ()), *getattr(bench, "score_options", ())]:
             if _has(parser, opt.dest, opt.flags):
                 continue
             if opt.type == "flag":
@@ -109,4 +109,5 @@ def located_files(bench, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def benchmark_options(bench, args: argparse.Namespace) -> dict[str, Any]:
-    return {opt.dest: getattr(args, opt.dest, opt.default) for opt in bench.options}
+    every = [*bench.options, *getattr(bench, "score_options", ())]  # score_options: on infer and eval
+    return {opt.dest: getattr(args, opt.dest, opt.default) for opt in every}

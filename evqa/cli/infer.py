@@ -95,6 +95,14 @@ def _add_frame_arguments(p: argparse.ArgumentParser) -> None:
         "--max-size", "--max_size", dest="max_size", type=int, help="longest frame side in pixels"
     )
     sampling.add_argument(
+        "--pooling",
+        choices=("wa", "wae", "war", "bblf"),
+        default=None,
+        help="send one pooled image per second of video instead of sampled frames (POVQA's temporal "
+        "pooling: wa weighted average, wae exponential, war ramp, bblf blur + last frame); --num-frames / "
+        "--max-frames pick or cap the seconds (default: no pooling)",
+    )
+    sampling.add_argument(
         "--every_n_frames",
         "--every-n-frames",
         dest="every_n_frames",
