@@ -7,9 +7,9 @@ fields inside a prediction file are ignored. Predicted letters go through `extra
 
 from __future__ import annotations
 
+from evqa.answers import extract_answer
 from evqa.data.st_evidence import McqEntry, load_mcq_benchmark
 from evqa.errors import PredictionError
-from evqa.eval.answers import extract_answer
 from evqa.eval.predictions import load_predictions
 
 # task name -> (prediction key, McqEntry attribute with the GT letter, number of options)

@@ -13,8 +13,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from evqa.answers import extract_answer, extract_segments, normalize_segments
 from evqa.errors import PredictionError
-from evqa.eval.answers import extract_answer, extract_segments, normalize_segments
 from evqa.io import read_json
 
 log = logging.getLogger(__name__)
