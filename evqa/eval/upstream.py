@@ -19,6 +19,9 @@ a missing prediction-mask folder is an error rather than J = F = 0.
 
 from __future__ import annotations
 
+import ast
+import csv
+
 from evqa.eval.gen_inputs import load_inputs, run_metadata, score_entry_masks
 from evqa.eval.predictions import upstream_segments
 from evqa.metrics.qa import qa_correct_upstream
@@ -42,15 +45,47 @@ def _read_predictions(preds: dict) -> tuple[dict, dict, dict]:
     return answers, segments, errors
 
 
+def upstream_gt_segments(gt_file, entries, warnings: list[str]) -> dict[str, list[list[float]]]:
+    """GT segments as the original reads them: only the `segment` column, `ast.literal_eval`, and only a
+    list whose items are lists of >= 2 numbers (tuples, flat lists or a `temporal_evidence` column give an
+    empty GT, which scores 0). Entries already loaded in memory keep their segments."""
+    if isinstance(gt_file, list):
+        return {e.entry_id: [list(s) for s in e.segments] for e in entries}
+    with open(gt_file, encoding="utf-8-sig", newline="") as fh:
+        rows = {(r.get("entry_id") or "").strip(): r.get("segment") for r in csv.DictReader(fh)}
+    out, lost = {}, []
+    for entry in entries:
+        try:
+            value = ast.literal_eval(rows.get(entry.entry_id) or "")
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            value = None
+        pairs = []
+        for seg in value if isinstance(value, list) else []:
+            if isinstance(seg, list) and len(seg) >= 2:
+                try:
+                    pairs.append([float(seg[0]), float(seg[1])])
+                except (TypeError, ValueError):
+                    pairs = []
+                    break
+        out[entry.entry_id] = pairs
+        if entry.segments and not pairs:
+            lost.append(entry.entry_id)
+    if lost:
+        warnings.append(f"{len(lost)} GT entr(ies) (e.g. {lost[0]}) have segments the published evaluator "
+                        "cannot read (it needs a 'segment' column holding [[start, end], ...]): their "
+                        "temporal scores are 0 here; --protocol evqa reads them")  # fmt: skip
+    return out
+
+
 def _score_entries(
-    entries, answers: dict, segments: dict
+    entries, answers: dict, segments: dict, gt_segments: dict
 ) -> tuple[list[bool], list[float], list[float], dict]:
     """QA flags, IoU and IoP over every GT entry (in CSV order), and per-sample scores of predicted ones."""
     flags, ious, iops, per_sample = [], [], [], {}
     for entry in entries:
         eid = entry.entry_id
         correct = eid in answers and qa_correct_upstream(answers[eid], entry.answer, entry.candidates)
-        iou, iop = temporal_iou_iop_upstream(segments.get(eid, []), [list(s) for s in entry.segments])
+        iou, iop = temporal_iou_iop_upstream(segments.get(eid, []), gt_segments[eid])
         flags.append(correct)
         ious.append(iou)
         iops.append(iop)
@@ -66,7 +101,9 @@ def evaluate_gen_upstream(gt_file, predictions, *, eval_masks=False, gt_mask_dir
     it does), plus `protocol`, `skipped` and per-entry `mask_errors`. Arguments as `evaluate_gen`."""
     entries, preds = load_inputs(gt_file, predictions)
     answers, segments, errors = _read_predictions(preds)
-    flags, ious, iops, per_sample = _score_entries(entries, answers, segments)
+    warnings = _shape_warnings(preds)
+    gt_segments = upstream_gt_segments(gt_file, entries, warnings)
+    flags, ious, iops, per_sample = _score_entries(entries, answers, segments, gt_segments)
     total = len(entries)
     results = {
         "protocol": "upstream",
@@ -81,7 +118,6 @@ def evaluate_gen_upstream(gt_file, predictions, *, eval_masks=False, gt_mask_dir
             "extra_predictions": len(set(preds) - {e.entry_id for e in entries}),
         },
     }  # fmt: skip
-    warnings = _shape_warnings(preds)
     if eval_masks:
         mask_results, pred_root = score_entry_masks(entries, preds, predictions, "upstream", gt_mask_dir,
                                                     pred_mask_dir, mask_mode, num_workers, progress)  # fmt: skip

@@ -134,3 +134,27 @@ def test_ids_cannot_escape_the_mask_folders(tmp_path):
         for protocol in ("upstream", "evqa"):
             result = _score(tmp_path, {bad: _record()}, protocol=protocol)
             assert result.get("mask_metrics", {}).get("total_masks", 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("column", "cell", "upstream_miou"),
+    [
+        ("segment", "[[0, 2]]", 100.0),
+        ("segment", "[(0, 2)]", 0.0),
+        ("segment", "[0, 2]", 0.0),
+        ("temporal_evidence", "[[0, 2]]", 0.0),
+    ],  # fmt: skip
+)
+def test_gt_csv_variants(tmp_path, column, cell, upstream_miou):
+    import csv
+
+    path = tmp_path / "gt.csv"
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["entry_id", "question", "answer", "candidates", column])
+        writer.writerow(["e", "q", "A desk", "['A desk', 'A book']", cell])
+    preds = {"e": _record()}
+    up = evaluate_gen(str(path), preds, protocol="upstream")
+    assert up["temporal_metrics"]["mIoU"] == upstream_miou
+    assert ("warnings" in up) == (upstream_miou == 0.0)
+    assert evaluate_gen(str(path), preds)["temporal_metrics"]["mIoU"] == 100.0
