@@ -17,13 +17,22 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Score ST-Evidence MCQ predictions (qa, time_evidence, "
                                 "spatial_evidence) against the MCQ data files.")  # fmt: skip
     p.add_argument("pred", nargs="?", help="prediction JSON / JSONL")
-    p.add_argument("--pred_file", help="prediction JSON / JSONL (same as the positional argument)")
-    p.add_argument("--data_file", help="st_evidence_mcq.csv (default: the synthetic benchmark's)")
-    p.add_argument("--distractors_file", help="temp_options.json (time-evidence options and answers)")
-    p.add_argument("--mask_file", help="mask_options.json (spatial-evidence options and answers)")
-    p.add_argument("--save-metrics", "-s", dest="save_metrics",
+    p.add_argument("--pred_file", "--pred-file", dest="pred_file",
+                   help="prediction JSON / JSONL (same as the positional argument)")  # fmt: skip
+    p.add_argument("--data_file", "--data-file", dest="data_file",
+                   help="st_evidence_mcq.csv (default: the synthetic benchmark's)")  # fmt: skip
+    p.add_argument("--distractors_file", "--distractors-file", dest="distractors_file",
+                   help="temp_options.json (time-evidence options and answers); default: the synthetic "
+                   "benchmark's without --data_file, else none (time_evidence not scored)")  # fmt: skip
+    p.add_argument("--mask_file", "--mask-file", dest="mask_file",
+                   help="mask_options.json (spatial-evidence options and answers); default: the synthetic "
+                   "benchmark's without --data_file, else none (spatial_evidence not scored)")  # fmt: skip
+    p.add_argument("--save-metrics", "--save_metrics", "-s", dest="save_metrics",
                    help="metrics JSON (default: <pred stem>_metrics.json next to it)")  # fmt: skip
-    p.add_argument("--verbose", "-v", action="store_true", help="list incorrect and unparsable entries")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="list incorrect and unparsable entries (default: off)")  # fmt: skip
+    p.add_argument("--no-progress", "--no_progress", dest="no_progress", action="store_true",
+                   help="accepted for symmetry with evqa eval (default: off); MCQ scoring shows no progress bar")  # fmt: skip
     return p
 
 
