@@ -29,6 +29,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                    "benchmark's without --data_file, else none (spatial_evidence not scored)")  # fmt: skip
     p.add_argument("--save-metrics", "--save_metrics", "-s", dest="save_metrics",
                    help="metrics JSON (default: <pred stem>_metrics.json next to it)")  # fmt: skip
+    p.add_argument("--protocol", default="evqa", choices=["evqa", "upstream"],
+                   help="evqa: GT from the data files (default); upstream: the published evaluator (GT from "
+                   "the file's gt_* fields, exact comparison, totals over the entries in the file)")  # fmt: skip
     p.add_argument("--verbose", "-v", action="store_true",
                    help="list incorrect and unparsable entries (default: off)")  # fmt: skip
     p.add_argument("--no-progress", "--no_progress", dest="no_progress", action="store_true",
@@ -47,13 +50,16 @@ def _data_files(args) -> tuple[str, str | None, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evqa.eval.mcq import evaluate_mcq, format_mcq_table
+    from evqa.eval.mcq import evaluate_mcq, evaluate_mcq_upstream, format_mcq_table
 
     pred_file = prediction_path(args)
-    data_file, distractors, masks = _data_files(args)
-    results = evaluate_mcq(pred_file, data_file=data_file, distractors_file=distractors, mask_file=masks)
+    if args.protocol == "upstream":
+        results = evaluate_mcq_upstream(pred_file)
+    else:
+        data_file, distractors, masks = _data_files(args)
+        results = evaluate_mcq(pred_file, data_file=data_file, distractors_file=distractors, mask_file=masks)
     print(format_mcq_table(results))
-    if args.verbose:
+    if args.verbose and args.protocol != "upstream":
         for key in ("qa", "temporal", "spatial"):
             print(
                 f"{key}: incorrect {results[key]['incorrect'][:20]}, unparsable {results[key]['unparsable'][:20]}"
