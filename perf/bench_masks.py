@@ -17,6 +17,11 @@ is the bounding box of both masks, so object size matters), for
     it leaves undecided).
 It asserts that all give identical J and F (to 1e-12) and prints per-frame times and ratios.
 Part 2 times the full mask scorer (RLE files on disk -> decode -> J/F -> means) with 1, 2, ... workers.
+Part 3 (`--png_entries`) is the end-to-end PNG case on upstream-layout files (`<gt>/<id>/<frame>.png`,
+`<pred>/<id>/masks/<frame>.png`), all in one run: the IO floor (decoding every PNG, one process), then
+`evqa eval --eval_masks --protocol upstream --num_workers 1` and `--num_workers 2` on the same files, and an
+evaluator written from the published ST-Evidence evaluator's definition (PIL "L" reads, DAVIS toolkit J/F
+per frame, a 2-process pool); it checks that J and F equal the toolkit's and prints the three ratios.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import numpy as np
 from scipy.ndimage import binary_dilation
 from tqdm import tqdm
 
-from evqa.data.masks import write_rle_json
+from evqa.data.masks import read_mask_png, write_mask_png, write_rle_json
 from evqa.eval.mask_scoring import MaskTask, score_masks
 from evqa.metrics.masks import jaccard_and_boundary_f
 
@@ -234,6 +239,100 @@ def bench_workers(entries: int, frames: int, max_workers: int) -> None:
             print(f"{workers:<10}{seconds:>10.2f}{entries * frames / seconds:>10.0f}{base / seconds:>9.2f}x")
 
 
+def write_png_entries(root: str, entries: int, frames: int) -> list[str]:
+    """Upstream-layout PNG files plus a GT CSV and a prediction JSON for `evqa eval`."""
+    import csv
+    import json
+
+    rng = np.random.default_rng(2)
+    ids = [f"e{i:04d}" for i in range(entries)]
+    for entry_id in tqdm(ids, desc="writing PNG masks", unit="entry"):
+        for t in range(frames):
+            pred, gt = make_pair(rng, t)
+            write_mask_png(os.path.join(root, "gt", entry_id, f"{6 * t:05d}.png"), gt)
+            write_mask_png(os.path.join(root, "pred", entry_id, "masks", f"{6 * t:05d}.png"), pred)
+    with open(os.path.join(root, "gt.csv"), "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["entry_id", "question", "answer", "candidates", "segment"])
+        writer.writerows([i, "q", "x", "['x', 'y']", "[[0, 1]]"] for i in ids)
+    record = {"parsed_response": {"answer": "A", "segments": [[0, 1]]}}
+    with open(os.path.join(root, "pred.json"), "w") as fh:
+        json.dump(dict.fromkeys(ids, record), fh)
+    return ids
+
+
+def _published_entry(args) -> tuple[float, float]:
+    """One entry as the published evaluator scores it: sorted masks/*.png, PIL "L" > 0, same-name GT,
+    both empty -> 1, one empty -> 0, else the DAVIS toolkit's J and F."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    gt_dir, pred_dir = (Path(a) for a in args)
+    js, fs = [], []
+    for path in sorted(pred_dir.glob("*.png")):
+        pred = np.array(Image.open(path).convert("L")) > 0
+        gt = np.array(Image.open(gt_dir / path.name).convert("L")) > 0
+        if not pred.any() or not gt.any():
+            j = f = float(pred.any() == gt.any())
+        else:
+            j, f = toolkit_jf(pred, gt)
+        js.append(j)
+        fs.append(f)
+    return float(np.mean(js)), float(np.mean(fs))
+
+
+def bench_png(entries: int, frames: int) -> None:
+    import json
+    import multiprocessing
+
+    from evqa.cli.main import main as evqa_main
+
+    cv2.setNumThreads(1)
+    with tempfile.TemporaryDirectory() as root:
+        ids = write_png_entries(root, entries, frames)
+        gt, pred = os.path.join(root, "gt"), os.path.join(root, "pred")
+        start = time.perf_counter()
+        for entry_id in ids:
+            for name in sorted(os.listdir(os.path.join(gt, entry_id))):
+                read_mask_png(os.path.join(gt, entry_id, name))
+                read_mask_png(os.path.join(pred, entry_id, "masks", name))
+        floor = time.perf_counter() - start
+        seconds, results = {}, {}
+        for workers in (1, 2):
+            out = os.path.join(root, f"eval_{workers}.json")
+            argv = ["eval", "--gt_file", os.path.join(root, "gt.csv"), "--pred_file", os.path.join(root, "pred.json"),
+                    "--eval_masks", "--gt_mask_dir", gt, "--pred_mask_dir", pred, "--protocol", "upstream",
+                    "--num_workers", str(workers), "--no_progress", "--output_file", out]  # fmt: skip
+            start = time.perf_counter()
+            assert evqa_main(argv) == 0
+            seconds[workers] = time.perf_counter() - start
+            with open(out) as fh:
+                results[workers] = json.load(fh)["per_sample_scores"]
+        args = [(os.path.join(gt, i), os.path.join(pred, i, "masks")) for i in ids]
+        start = time.perf_counter()
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            published = pool.map(_published_entry, args)
+        seconds["published"] = time.perf_counter() - start
+    for entry_id, (j, f) in zip(ids, published, strict=True):
+        for workers in (1, 2):
+            ours = results[workers][entry_id]
+            assert abs(ours["spatial_j"] - j) < 1e-12 and abs(ours["spatial_f"] - f) < 1e-12, entry_id
+    n = entries * frames
+    print(
+        f"\nend-to-end PNG case, {entries} entries x {frames} frames of {H}x{W} PNG masks (upstream layout)"
+    )
+    print(f"{'run':<40}{'seconds':>10}{'frames/s':>10}")
+    rows = (("decode every PNG (IO floor, 1 process)", floor), ("evqa eval --num_workers 1", seconds[1]),
+            ("evqa eval --num_workers 2", seconds[2]), ("published evaluator, 2 workers", seconds["published"]))  # fmt: skip
+    for label, value in rows:
+        print(f"{label:<40}{value:>10.2f}{n / value:>10.0f}")
+    print(f"end to end / decode floor (1 worker): {seconds[1] / floor:.2f}x (target <= 1.3x)")
+    print(f"2 workers vs 1: {seconds[1] / seconds[2]:.2f}x faster (target >= 1.7x)")
+    print(f"evqa vs the published evaluator, 2 workers each: {seconds['published'] / seconds[2]:.2f}x faster")
+    print("J and F equal the DAVIS toolkit's (per entry, 1e-12)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=20, help="mask pairs timed per method (0: skip)")
@@ -243,11 +342,17 @@ def main() -> None:
     )
     parser.add_argument("--entry_frames", type=int, default=75)  # ~2.5 s: worker start-up is small
     parser.add_argument("--max_workers", type=int, default=min(4, os.cpu_count() or 1))
+    parser.add_argument(
+        "--png_entries", type=int, default=40, help="entries of the end-to-end PNG case (0: skip)"
+    )
+    parser.add_argument("--png_frames", type=int, default=25, help="frames per entry in the PNG case")
     args = parser.parse_args()
     if args.frames > 0:
         bench_frames(args.frames, args.repeats)
     if args.entries > 0:
         bench_workers(args.entries, args.entry_frames, args.max_workers)
+    if args.png_entries > 0:
+        bench_png(args.png_entries, args.png_frames)
 
 
 if __name__ == "__main__":

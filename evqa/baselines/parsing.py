@@ -1,34 +1,19 @@
-"""Turning baseline replies into `parsed_response` fields. Letters and segments come from the one answer
-extraction (`evqa.eval.answers`); this module only finds JSON in a reply and reads referring expressions."""
+"""Turning baseline replies into `parsed_response` fields. Letters, segments and the JSON inside a reply come
+from the one answer extraction (`evqa.answers`, whose `find_json` is re-exported here); this module only
+assembles them and reads referring expressions."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+from evqa.answers import extract_answer, extract_segments, find_json, normalize_segments
+
+__all__ = ["find_json", "parse_gen_reply", "parse_referring_expressions", "parse_segments_reply"]
+
 _SEGMENT_KEYS = ("temporal_evidence", "segments", "time_segments", "temporal_segments", "evidence_segments")
 _REF_KEYS = ("referring_expressions", "referring_expression", "objects", "spatial_evidence")
-
-
-def find_json(text: str, opener: str = "{") -> Any | None:
-    """The first JSON value of kind `opener` ('{' object, '[' list) in a reply: fenced, bare, or embedded
-    in prose. None if there is none."""
-    closer = "}" if opener == "{" else "]"
-    candidates = [m.group(1).strip() for m in _FENCE.finditer(text)] + [text.strip()]
-    for blob in candidates:
-        start, end = blob.find(opener), blob.rfind(closer)
-        if start < 0 or end <= start:
-            continue
-        try:
-            value = json.loads(blob[start : end + 1])
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict if opener == "{" else list):
-            return value
-    return None
 
 
 def parse_referring_expressions(value: Any) -> list[str]:
@@ -61,10 +46,8 @@ def parse_gen_reply(text: str, candidates: Sequence[str]) -> tuple[dict[str, Any
     parsed_response = {"answer": letter | None, "segments": [[s, e], ...] seconds, "referring_expressions": [...]};
     parse_meta records how the answer was found and any segment problem.
     """
-    from evqa.eval.answers import extract_answer, extract_segments, normalize_segments
-
     payload = find_json(text, "{")
-    parse = extract_answer(payload if payload is not None else text, candidates=candidates)
+    parse = extract_answer(text, candidates=candidates)  # the scorer's reading of the same reply
     meta: dict[str, Any] = {"answer_status": parse.status, "answer_method": parse.method}
     segments: list[tuple[float, float]] = []
     refs: list[str] = []
@@ -83,8 +66,6 @@ def parse_gen_reply(text: str, candidates: Sequence[str]) -> tuple[dict[str, Any
 
 def parse_segments_reply(text: str) -> tuple[list[list[float]], str | None]:
     """Segments (seconds) from a multi-turn segment reply; returns (segments, error text or None)."""
-    from evqa.eval.answers import extract_segments, normalize_segments
-
     found = find_json(text, "[")
     try:
         segments = normalize_segments(found) if found is not None else extract_segments(text)

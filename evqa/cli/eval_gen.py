@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from evqa.cli.common import prediction_path
@@ -18,22 +19,30 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Score ST-Evidence generative predictions: QA accuracy, "
                                 "temporal IoU/IoP and, with --eval_masks, J / F / J&F.")  # fmt: skip
     p.add_argument("pred", nargs="?", help="prediction file (JSON or JSONL); same as --pred_file")
-    p.add_argument("--pred_file", help="prediction file (upstream JSON or our JSONL)")
-    p.add_argument("--gt_file", help="GT CSV (st_evidence_gen.csv); default: the synthetic benchmark")
-    p.add_argument("--eval_masks", action="store_true", help="also score masks (J, F, J&F)")
-    p.add_argument(
-        "--gt_mask_dir", help="GT masks: <dir>/<entry_id>/<frame:05d>.png or <dir>/<entry_id>.json"
-    )
-    p.add_argument("--pred_mask_dir", help="predicted masks (default: <pred_file without .json>/<mask_mode>)")
-    p.add_argument("--mask_mode", default="concat", choices=["concat", "seperate", "separate"],
-                   help="which upstream mask folder to default to when --pred_mask_dir is not given")  # fmt: skip
-    p.add_argument(
-        "--num_workers", type=int, default=None, help="processes for mask scoring (default: all cores)"
-    )
+    p.add_argument("--pred_file", "--pred-file", dest="pred_file",
+                   help="prediction file (upstream JSON or our JSONL); default: none")  # fmt: skip
+    p.add_argument("--gt_file", "--gt-file", dest="gt_file",
+                   help="GT CSV (st_evidence_gen.csv); default: the synthetic benchmark")  # fmt: skip
+    p.add_argument("--eval_masks", "--eval-masks", dest="eval_masks", action="store_true",
+                   help="also score masks (J, F, J&F); default: off")  # fmt: skip
+    p.add_argument("--gt_mask_dir", "--gt-mask-dir", dest="gt_mask_dir",
+                   help="GT masks: <dir>/<entry_id>/<frame:05d>.png or <dir>/<entry_id>.json; "
+                   "default: the synthetic benchmark's (only without --gt_file)")  # fmt: skip
+    p.add_argument("--pred_mask_dir", "--pred-mask-dir", dest="pred_mask_dir",
+                   help="predicted masks; default: <pred_file without .json>/<mask_mode>; a record's "
+                   "mask_folder wins; a folder that does not exist is an error")  # fmt: skip
+    p.add_argument("--mask_mode", "--mask-mode", dest="mask_mode", default="concat",
+                   choices=["concat", "seperate", "separate"],
+                   help="which upstream mask folder to default to when --pred_mask_dir is not given "
+                   "(default: concat)")  # fmt: skip
+    p.add_argument("--num_workers", "--num-workers", dest="num_workers", type=int, default=None,
+                   help="processes for mask scoring (default: all cores)")  # fmt: skip
     p.add_argument("--protocol", default="evqa", choices=["evqa", "upstream"],
                    help="evqa: bounded, documented metrics (default); upstream: the published evaluator's numbers")  # fmt: skip
-    p.add_argument("--output_file", help="results JSON (default: <pred_file stem>_eval.json next to it)")
-    p.add_argument("--no_progress", action="store_true", help="hide progress bars")
+    p.add_argument("--output_file", "--output-file", dest="output_file",
+                   help="results JSON (default: <pred_file stem>_eval.json next to it)")  # fmt: skip
+    p.add_argument("--no_progress", "--no-progress", dest="no_progress", action="store_true",
+                   help="hide progress bars (default: shown)")  # fmt: skip
     p.add_argument("--iop_threshold", type=float, default=0.5,
                    help="evidence-backed accuracy: temporal IoP a correct answer needs (default: %(default)s)")  # fmt: skip
     p.add_argument("--j_threshold", type=float, default=0.5,
@@ -80,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         f", with J >= {eb['j_threshold']:g}: {eb['accuracy_masks']:.1f}%" if "accuracy_masks" in eb else ""
     )
     print(f"evidence-backed accuracy (IoP >= {eb['iop_threshold']:g}): {eb['accuracy']:.1f}%{masks}")
+    for line in results.get("warnings", []):
+        print(f"warning: {line}", file=sys.stderr)
     output = args.output_file or str(Path(pred_file).with_name(f"{Path(pred_file).stem}_eval.json"))
     write_json_atomic(output, results)
     print(f"results written to {output}")

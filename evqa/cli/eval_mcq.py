@@ -17,13 +17,25 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Score ST-Evidence MCQ predictions (qa, time_evidence, "
                                 "spatial_evidence) against the MCQ data files.")  # fmt: skip
     p.add_argument("pred", nargs="?", help="prediction JSON / JSONL")
-    p.add_argument("--pred_file", help="prediction JSON / JSONL (same as the positional argument)")
-    p.add_argument("--data_file", help="st_evidence_mcq.csv (default: the synthetic benchmark's)")
-    p.add_argument("--distractors_file", help="temp_options.json (time-evidence options and answers)")
-    p.add_argument("--mask_file", help="mask_options.json (spatial-evidence options and answers)")
-    p.add_argument("--save-metrics", "-s", dest="save_metrics",
+    p.add_argument("--pred_file", "--pred-file", dest="pred_file",
+                   help="prediction JSON / JSONL (same as the positional argument)")  # fmt: skip
+    p.add_argument("--data_file", "--data-file", dest="data_file",
+                   help="st_evidence_mcq.csv (default: the synthetic benchmark's)")  # fmt: skip
+    p.add_argument("--distractors_file", "--distractors-file", dest="distractors_file",
+                   help="temp_options.json (time-evidence options and answers); default: the synthetic "
+                   "benchmark's without --data_file, else none (time_evidence not scored)")  # fmt: skip
+    p.add_argument("--mask_file", "--mask-file", dest="mask_file",
+                   help="mask_options.json (spatial-evidence options and answers); default: the synthetic "
+                   "benchmark's without --data_file, else none (spatial_evidence not scored)")  # fmt: skip
+    p.add_argument("--save-metrics", "--save_metrics", "-s", dest="save_metrics",
                    help="metrics JSON (default: <pred stem>_metrics.json next to it)")  # fmt: skip
-    p.add_argument("--verbose", "-v", action="store_true", help="list incorrect and unparsable entries")
+    p.add_argument("--protocol", default="evqa", choices=["evqa", "upstream"],
+                   help="evqa: GT from the data files (default); upstream: the published evaluator (GT from "
+                   "the file's gt_* fields, exact comparison, totals over the entries in the file)")  # fmt: skip
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="list incorrect and unparsable entries (default: off)")  # fmt: skip
+    p.add_argument("--no-progress", "--no_progress", dest="no_progress", action="store_true",
+                   help="accepted for symmetry with evqa eval (default: off); MCQ scoring shows no progress bar")  # fmt: skip
     return p
 
 
@@ -38,16 +50,19 @@ def _data_files(args) -> tuple[str, str | None, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evqa.eval.mcq import evaluate_mcq, format_mcq_table
+    from evqa.eval.mcq import evaluate_mcq, evaluate_mcq_upstream, format_mcq_table
 
     pred_file = prediction_path(args)
-    data_file, distractors, masks = _data_files(args)
-    results = evaluate_mcq(pred_file, data_file=data_file, distractors_file=distractors, mask_file=masks)
-    from evqa.eval.results_extras import add_mcq_extras
+    if args.protocol == "upstream":
+        results = evaluate_mcq_upstream(pred_file)
+    else:
+        data_file, distractors, masks = _data_files(args)
+        results = evaluate_mcq(pred_file, data_file=data_file, distractors_file=distractors, mask_file=masks)
+        from evqa.eval.results_extras import add_mcq_extras
 
-    add_mcq_extras(results, data_file, distractors, masks, pred_file)
+        add_mcq_extras(results, data_file, distractors, masks, pred_file)
     print(format_mcq_table(results))
-    if args.verbose:
+    if args.verbose and args.protocol != "upstream":
         for key in ("qa", "temporal", "spatial"):
             print(
                 f"{key}: incorrect {results[key]['incorrect'][:20]}, unparsable {results[key]['unparsable'][:20]}"

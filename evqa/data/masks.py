@@ -4,8 +4,11 @@ Layouts (DESIGN.md §2):
   * PNG folder, GT:   <root>/<entry_id>/<frame:05d>.png
   * PNG folder, pred: <root>/<entry_id>/masks/<frame:05d>.png      (upstream prediction layout)
   * RLE JSON:         <root>/<entry_id>.json  = {"entry_id", "fps", "size": [H, W], "frames": {"<frame>": RLE}}
-Frame numbers are indices on the video's 6-fps timeline. A PNG pixel is foreground iff it is non-zero in
-any channel (objects are unioned). Masks in memory are `bool` arrays of shape (H, W).
+Frame numbers are indices on the video's 6-fps timeline; a PNG's frame is its number with or without zero
+padding (`6.png` = `00006.png`). A PNG pixel is foreground iff its luminance (PIL's "L" conversion, alpha
+ignored) is non-zero — in every mode (1-bit, L, P, RGB, RGBA, 16-bit), as the published evaluator reads
+them. Masks in memory are `bool` arrays of shape (H, W). Entry ids reach the file system only through
+`evqa.paths.child_path`.
 """
 
 from __future__ import annotations
@@ -21,20 +24,22 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from evqa.errors import DataError
+from evqa.paths import child_path
 
 _FRAME_PNG = re.compile(r"^(\d+)\.png$")
 
 
 def read_mask_png(path: str | os.PathLike) -> np.ndarray:
-    """Read a mask PNG. Returns bool (H, W); any non-zero pixel in any channel is foreground."""
+    """Read a mask PNG of any mode. Returns bool (H, W): luminance > 0 (alpha ignored), so an RGBA image
+    with an opaque black background reads as its drawn shape. Raises DataError if it cannot be decoded."""
     try:
         with Image.open(path) as img:
+            if img.mode not in ("L", "1"):
+                img = img.convert("L")
             arr = np.asarray(img)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, SyntaxError) as err:
         raise DataError(f"cannot read mask PNG ({err})", path=path) from None
-    if arr.ndim == 3:
-        return arr.any(axis=2)
-    return arr != 0
+    return arr > 0 if arr.dtype != bool else arr
 
 
 def write_mask_png(path: str | os.PathLike, mask: np.ndarray) -> None:
@@ -192,9 +197,10 @@ class MaskStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         self._rle_cache: dict[str, RleMasks] = {}
+        self._png_cache: dict[str, tuple[Path, dict[int, str]] | None] = {}
 
     def _png_dir(self, entry_id: str) -> Path | None:
-        base = self.root / entry_id
+        base = child_path(self.root, entry_id)
         if (base / "masks").is_dir():
             return base / "masks"
         if base.is_dir():
@@ -203,7 +209,7 @@ class MaskStore:
 
     def _rle(self, entry_id: str) -> RleMasks | None:
         if entry_id not in self._rle_cache:
-            path = self.root / f"{entry_id}.json"
+            path = child_path(self.root, f"{entry_id}.json")
             if not path.is_file():
                 return None
             self._rle_cache[entry_id] = read_rle_json(path)
@@ -212,28 +218,43 @@ class MaskStore:
     def forget(self, entry_id: str) -> None:
         """Drop the cached RLE file of one entry (a scorer calls this when it is done with the entry)."""
         self._rle_cache.pop(entry_id, None)
+        self._png_cache.pop(entry_id, None)
 
     def has(self, entry_id: str) -> bool:
         """True if the entry has an RLE file or a PNG folder (possibly empty)."""
-        return (self.root / f"{entry_id}.json").is_file() or self._png_dir(entry_id) is not None
+        return child_path(self.root, f"{entry_id}.json").is_file() or self._png_dir(entry_id) is not None
+
+    def png_frames(self, entry_id: str) -> tuple[Path, dict[int, str]] | None:
+        """(PNG folder, {frame: file name}) of an entry stored as PNGs, or None. Raises DataError when two
+        files name the same frame (`6.png` and `00006.png`)."""
+        if entry_id not in self._png_cache:
+            folder = self._png_dir(entry_id)
+            names: dict[int, str] = {}
+            if folder is not None:
+                for name in sorted(os.listdir(folder)):
+                    if (m := _FRAME_PNG.match(name)) is None:
+                        continue
+                    frame = int(m.group(1))
+                    if frame in names:
+                        raise DataError(f"{names[frame]} and {name} are both frame {frame}", path=folder)
+                    names[frame] = name
+            self._png_cache[entry_id] = None if folder is None else (folder, names)
+        return self._png_cache[entry_id]
 
     def frames(self, entry_id: str) -> list[int]:
         """Sorted frame indices that have a mask for this entry ([] if the entry is absent)."""
         rle = self._rle(entry_id)
         if rle is not None:
             return sorted(rle.frames)
-        folder = self._png_dir(entry_id)
-        if folder is None:
-            return []
-        return sorted(int(m.group(1)) for name in os.listdir(folder) if (m := _FRAME_PNG.match(name)))
+        found = self.png_frames(entry_id)
+        return sorted(found[1]) if found is not None else []
 
     def load(self, entry_id: str, frame: int) -> np.ndarray | None:
         """The bool (H, W) mask of one frame, or None if that frame has no mask."""
         rle = self._rle(entry_id)
         if rle is not None:
             return rle.decode(frame) if frame in rle.frames else None
-        folder = self._png_dir(entry_id)
-        if folder is None:
+        found = self.png_frames(entry_id)
+        if found is None or frame not in found[1]:
             return None
-        path = folder / f"{frame:05d}.png"
-        return read_mask_png(path) if path.is_file() else None
+        return read_mask_png(found[0] / found[1][frame])

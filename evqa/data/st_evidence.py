@@ -12,10 +12,11 @@ import csv
 import os
 from dataclasses import dataclass, field
 
+from evqa.answers import normalize_segments
 from evqa.errors import DataError
-from evqa.eval.answers import normalize_segments, normalize_text
 from evqa.io import read_json
 from evqa.prompts import LETTERS
+from evqa.text import normalize_text
 
 GEN_REQUIRED = ("entry_id", "answer", "candidates")
 SEGMENT_COLUMNS = ("segment", "temporal_evidence")

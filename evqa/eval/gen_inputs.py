@@ -55,11 +55,20 @@ def resolve_pred_mask_dir(pred_file, pred_mask_dir, mask_mode: str = "concat") -
     return os.path.join(base, sub)
 
 
+def record_mask_folder(record, protocol: str) -> str | None:
+    """A record's own mask folder: `mask_folder` (both protocols, as the original) or the upstream README's
+    top-level `mask_dir` (evqa protocol only; the original never reads it)."""
+    if not isinstance(record, dict):
+        return None
+    keys = ("mask_folder",) if protocol == "upstream" else ("mask_folder", "mask_dir")
+    folder = next((record[k] for k in keys if isinstance(record.get(k), str) and record[k]), None)
+    return folder
+
+
 def _mask_tasks(entries, predictions, gt_mask_dir, pred_mask_dir, protocol) -> list[MaskTask]:
     tasks = []
     for entry in entries:
-        record = predictions.get(entry.entry_id)
-        folder = record.get("mask_folder") if isinstance(record, dict) else None
+        folder = record_mask_folder(predictions.get(entry.entry_id), protocol)
         tasks.append(MaskTask(entry.entry_id, str(gt_mask_dir), pred_mask_dir, protocol,
                               str(folder) if isinstance(folder, str) and folder else None))  # fmt: skip
     return tasks
@@ -69,7 +78,8 @@ def score_entry_masks(entries, preds, predictions, protocol, gt_mask_dir, pred_m
                       progress) -> tuple[list[dict], str | None]:  # fmt: skip
     """Score every GT entry's masks with the pool; returns (per-entry results, predicted-mask root used).
 
-    Raises ConfigError when the GT mask folder is not given or does not exist.
+    Raises ConfigError when the GT mask folder is not given or does not exist, and when the predicted-mask
+    folder does not exist and no record names a folder of its own.
     """
     if gt_mask_dir is None:
         raise ConfigError("--gt_mask_dir is required with --eval_masks", field="--gt_mask_dir")
@@ -78,4 +88,8 @@ def score_entry_masks(entries, preds, predictions, protocol, gt_mask_dir, pred_m
     pred_file = predictions if isinstance(predictions, (str, os.PathLike)) else None
     pred_root = resolve_pred_mask_dir(pred_file, pred_mask_dir, mask_mode)
     tasks = _mask_tasks(entries, preds, gt_mask_dir, pred_root, protocol)
+    if not (pred_root is not None and Path(pred_root).is_dir()) and not any(t.pred_folder for t in tasks):
+        what = "--pred_mask_dir" if pred_mask_dir is not None else "the default mask folder (--pred_mask_dir)"
+        shown = pred_root if pred_root is not None else "(none: predictions are not a file)"
+        raise ConfigError(f"predicted-mask folder not found: {shown} ({what})", field="--pred_mask_dir")
     return score_masks(tasks, num_workers=num_workers, progress=progress), pred_root

@@ -5,9 +5,14 @@ goes through `evqa.data.masks.MaskStore` (RLE JSON, upstream PNG and GT PNG layo
 
 evqa:     frames = the entry's annotated GT frames; a frame without a predicted mask is an empty
           prediction; predicted-only frames are ignored; entries without GT masks are excluded.
-upstream: frames = the predicted frames; a missing GT frame is an empty GT; entries without GT masks are
-          dropped; no predicted masks -> J = F = 0; the frame rule of `jaccard_and_boundary_f_upstream`.
-Either way a per-entry error (unreadable file, size mismatch) scores that entry 0 and is reported.
+          A per-entry error (unreadable file, size mismatch) scores that entry 0 and is reported.
+upstream: the published evaluator's discovery and pairing: predictions are every `*.png` in
+          `<pred root>/<id>/masks/` (or in the record's `mask_folder`, relative to the working directory),
+          each paired with the GT file of the same name (a missing or unreadable GT file is an empty GT);
+          entries without a GT folder are dropped; no prediction folder or PNGs -> J = F = 0; an unreadable
+          predicted PNG is skipped (an entry whose PNGs are all unreadable drops out, status 'dropped');
+          a size mismatch where both masks are non-empty is status 'abort' (upstream loses every mask
+          metric then). Masks that only EVQA's lenient layouts would find are reported in `note`.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from evqa.data.masks import MaskStore
-from evqa.errors import EvqaError
+from evqa.data.masks import MaskStore, read_mask_png
+from evqa.errors import DataError, EvqaError
 from evqa.metrics.masks import jaccard_and_boundary_f, jaccard_and_boundary_f_upstream
+from evqa.paths import child_path
 
 
 @dataclass(frozen=True)
@@ -87,34 +93,74 @@ def _score_evqa(task: MaskTask) -> dict:
     return {"entry_id": task.entry_id, "status": "ok", "J": j, "F": f, "frames": count}
 
 
+def _lenient_only(task: MaskTask) -> str | None:
+    """Why EVQA's lenient layouts would find predicted masks here that the published evaluator cannot."""
+    if task.pred_folder or task.pred_root is None:
+        return None
+    if child_path(task.pred_root, f"{task.entry_id}.json").is_file():
+        return "rle_json"
+    folder = child_path(task.pred_root, task.entry_id)
+    if folder.is_dir() and any(folder.glob("*.png")):
+        return "png_without_masks_folder"
+    return None
+
+
+def _upstream_gt(gt: MaskStore, entry_id: str, name: str, like: np.ndarray) -> np.ndarray:
+    """The GT mask paired with predicted file `name`: the GT file of the same name (an RLE GT file's frame
+    of that number); missing or unreadable -> an empty mask of the prediction's shape."""
+    found = gt.png_frames(entry_id)
+    if found is not None:
+        path = found[0] / name
+        try:
+            return read_mask_png(path) if path.is_file() else np.zeros_like(like)
+        except DataError:
+            return np.zeros_like(like)
+    stem = name[:-4]
+    mask = gt.load(entry_id, int(stem)) if stem.isdigit() else None
+    return mask if mask is not None else np.zeros_like(like)
+
+
 def _score_upstream(task: MaskTask) -> dict:
     gt = _store(task.gt_root)
     if not gt.has(task.entry_id):
         return {"entry_id": task.entry_id, "status": "no_gt"}
-    pred, key = _pred_source(task)
-    frames = pred.frames(key) if pred is not None else []
-    if not frames:
-        return {"entry_id": task.entry_id, "status": "ok", "J": 0.0, "F": 0.0, "frames": 0}
-
-    def pairs():
-        for frame in frames:
-            pred_mask = pred.load(key, frame)
-            gt_mask = gt.load(task.entry_id, frame)
-            if gt_mask is None:
-                gt_mask = np.zeros_like(pred_mask)
-            if pred_mask.shape != gt_mask.shape:
-                raise ValueError(f"frame {frame}: predicted mask {pred_mask.shape} vs GT {gt_mask.shape}")
-            yield jaccard_and_boundary_f_upstream(pred_mask, gt_mask)
-
-    j, f, count = _frames_scores(pairs())
-    return {"entry_id": task.entry_id, "status": "ok", "J": j, "F": f, "frames": count}
+    if task.pred_folder:
+        folder = Path(task.pred_folder)
+    elif task.pred_root is not None:
+        folder = child_path(task.pred_root, task.entry_id, "masks")
+    else:
+        folder = None
+    files = sorted(folder.glob("*.png")) if folder is not None and folder.exists() else []
+    if not files:
+        out = {"entry_id": task.entry_id, "status": "ok", "J": 0.0, "F": 0.0, "frames": 0}
+        note = _lenient_only(task)
+        return {**out, "note": note} if note else out
+    js, fs, unreadable = [], [], 0
+    for path in files:
+        try:
+            pred_mask = read_mask_png(path)
+        except DataError:
+            unreadable += 1
+            continue
+        gt_mask = _upstream_gt(gt, task.entry_id, path.name, pred_mask)
+        if pred_mask.shape != gt_mask.shape and pred_mask.any() and gt_mask.any():
+            return {"entry_id": task.entry_id, "status": "abort",
+                    "error": f"{path.name}: predicted mask {pred_mask.shape} vs GT {gt_mask.shape}"}  # fmt: skip
+        j, f = jaccard_and_boundary_f_upstream(pred_mask, gt_mask)
+        js.append(j)
+        fs.append(f)
+    if not js:
+        return {"entry_id": task.entry_id, "status": "dropped", "unreadable": unreadable}
+    out = {"entry_id": task.entry_id, "status": "ok", "J": float(np.mean(js)), "F": float(np.mean(fs)),
+           "frames": len(js)}  # fmt: skip
+    return {**out, "unreadable": unreadable} if unreadable else out
 
 
 def score_entry(task: MaskTask) -> dict:
     """Score one entry. Returns {entry_id, status: 'ok'|'no_gt'|'error', J, F (0..1), frames, error?}."""
     try:
         return _score_upstream(task) if task.protocol == "upstream" else _score_evqa(task)
-    except (EvqaError, ValueError, OSError) as err:
+    except (EvqaError, ValueError, OSError) as err:  # upstream: only an id that escapes its folder
         return {
             "entry_id": task.entry_id,
             "status": "error",
@@ -125,9 +171,10 @@ def score_entry(task: MaskTask) -> dict:
         }
     finally:  # each entry is read once: keep worker memory flat over a 1,300-entry run
         _store(task.gt_root).forget(task.entry_id)
-        store, key = _pred_source(task)
-        if store is not None:
-            store.forget(key)
+        if task.protocol != "upstream":
+            store, key = _pred_source(task)
+            if store is not None:
+                store.forget(key)
 
 
 def _one_thread() -> None:

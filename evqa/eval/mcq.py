@@ -1,15 +1,19 @@
 """The ST-Evidence MCQ scorer: accuracy and coverage for qa, time_evidence and spatial_evidence.
 
-Ground truth comes from the MCQ data files only (`evqa.data.st_evidence.load_mcq_benchmark`); `gt_*`
-fields inside a prediction file are ignored. Predicted letters go through `extract_answer`, so 'B',
-'(B)' or 'Answer: B' all count; a prediction with `error` set is not a valid answer.
+evqa (default): ground truth comes from the MCQ data files only (`evqa.data.st_evidence.load_mcq_benchmark`);
+`gt_*` fields inside a prediction file are ignored. Predicted letters go through `extract_answer`, so 'B',
+'(B)' or 'Answer: B' all count; a prediction with `error` set is not a valid answer. A task whose GT file
+(distractors / mask options) is not given is reported as not scored (`scored: false`), never as 0.00.
+upstream (`evaluate_mcq_upstream`): the published evaluator — totals over the entries present in the file,
+GT from each record's `gt_answer` / `gt_evidence_t` / `gt_evidence_s`, exact comparison, `''` / `'None'` /
+null = missing; a single-task file whose answer sits under `answer` is scored as the qa task.
 """
 
 from __future__ import annotations
 
+from evqa.answers import extract_answer
 from evqa.data.st_evidence import McqEntry, load_mcq_benchmark
 from evqa.errors import PredictionError
-from evqa.eval.answers import extract_answer
 from evqa.eval.predictions import load_predictions
 
 # task name -> (prediction key, McqEntry attribute with the GT letter, number of options)
@@ -74,6 +78,9 @@ def evaluate_mcq(predictions, *, data_file, distractors_file=None, mask_file=Non
         where = None if isinstance(predictions, dict) else predictions
         raise PredictionError(f"no prediction matches an entry_id of {data_file}", path=where)
     scores = {task: _task_scores(entries, preds, task) for task in TASKS}
+    for task, given in (("time_evidence", distractors_file), ("spatial_evidence", mask_file)):
+        if not given:
+            scores[task].update(scored=False, note="not scored (no GT file)")
     total = sum(s["total"] for s in scores.values())
     correct = sum(s["correct"] for s in scores.values())
     ids = {e.entry_id for e in entries}
@@ -88,11 +95,45 @@ def evaluate_mcq(predictions, *, data_file, distractors_file=None, mask_file=Non
     }
 
 
+_UPSTREAM_KEYS = {"qa": ("answer", "gt_answer"), "temporal": ("evidence_t", "gt_evidence_t"),
+                  "spatial": ("evidence_s", "gt_evidence_s")}  # fmt: skip
+
+
+def _missing(value) -> bool:
+    return value is None or value == "" or value == "None"
+
+
+def evaluate_mcq_upstream(predictions) -> dict:
+    """The published MCQ evaluator's numbers for a prediction file (or {entry_id: record} dict)."""
+    preds = predictions if isinstance(predictions, dict) else load_predictions(predictions)
+    out: dict = {"protocol": "upstream", "total_entries": len(preds)}
+    for name, (pred_key, gt_key) in _UPSTREAM_KEYS.items():
+        correct = total = valid = 0
+        for record in preds.values():
+            record = record if isinstance(record, dict) else {}
+            gt, pred = record.get(gt_key), record.get(pred_key)
+            if _missing(gt):
+                continue
+            total += 1
+            if _missing(pred):
+                continue
+            valid += 1
+            correct += pred == gt
+        out[name] = {"accuracy": correct / total * 100 if total else 0.0, "correct": correct, "total": total,
+                     "valid": valid, "coverage": valid / total * 100 if total else 0.0}  # fmt: skip
+    total = sum(out[k]["total"] for k in _UPSTREAM_KEYS)
+    out["overall_accuracy"] = sum(out[k]["correct"] for k in _UPSTREAM_KEYS) / total * 100 if total else 0.0
+    return out
+
+
 def format_mcq_table(results: dict) -> str:
     """Three task rows (accuracy, coverage, correct/total) and the overall micro average."""
     lines = [f"{'task':<18}{'accuracy':>10}{'coverage':>10}{'correct':>10}{'total':>8}", "-" * 56]
     for label, key in (("qa", "qa"), ("time_evidence", "temporal"), ("spatial_evidence", "spatial")):
         s = results[key]
+        if s.get("scored") is False:
+            lines.append(f"{label:<18}{s['note']:>38}")
+            continue
         lines.append(
             f"{label:<18}{s['accuracy']:>10.2f}{s['coverage']:>10.1f}{s['correct']:>10}{s['total']:>8}"
         )

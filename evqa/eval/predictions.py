@@ -13,8 +13,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from evqa.answers import extract_answer, extract_segments, normalize_segments
 from evqa.errors import PredictionError
-from evqa.eval.answers import extract_answer, extract_segments, normalize_segments
 from evqa.io import read_json
 
 log = logging.getLogger(__name__)
@@ -112,13 +112,17 @@ def read_gen_record(record, candidates: Sequence[str]) -> GenRecord:
 
     The answer comes from `parsed_response.answer` through `extract_answer` (else from `raw_response`);
     segments from `parsed_response.segments` through `normalize_segments` (else from `raw_response` text).
-    A record with `error` set or `parsed_response` null is 'failed' and never scored as an answer.
+    A record with `error` set or `parsed_response` null is 'failed' and never scored as an answer. A record
+    shaped like the upstream README (top-level `answer`, `time_segments`, no `parsed_response`) is read too.
     """
     if record is None:
         return GenRecord("missing")
     if not isinstance(record, dict):
         return GenRecord("bad_record", problems=["bad_record"])
     parsed = record.get("parsed_response")
+    if "parsed_response" not in record and any(k in record for k in ("answer", "time_segments")):
+        # the upstream README's shape: answer / time_segments / mask_dir at the top level
+        parsed = {"answer": record.get("answer"), "segments": record.get("time_segments", [])}
     if record.get("error") or parsed is None:
         return GenRecord("failed")
     if not isinstance(parsed, dict):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evqa.eval.answers import normalize_text
 from evqa.prompts import LETTERS
+from evqa.text import normalize_text
 
 _UPSTREAM_LETTERS = {letter: i for i, letter in enumerate("ABCDEF")}
 

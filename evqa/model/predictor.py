@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from evqa.answers import extract_answer, extract_segments
 from evqa.data.video import read_frames, sample_frame_indices, video_info
 from evqa.errors import InputError
-from evqa.eval.answers import extract_answer, extract_segments
 from evqa.model.image_ops import sam2_pixels
 from evqa.model.modeling import EvqaForConditionalGeneration
 from evqa.model.processing import EvqaProcessor

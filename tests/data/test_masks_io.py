@@ -34,14 +34,52 @@ def test_store_reads_all_layouts(tmp_path):
     assert not store.has("absent") and store.frames("absent") == []
 
 
-def test_png_any_channel_is_foreground(tmp_path):
-    rgb = np.zeros((4, 4, 3), np.uint8)
-    rgb[1, 2, 2] = 1  # a very dark blue pixel still counts
-    Image.fromarray(rgb).save(tmp_path / "m.png")
-    assert read_mask_png(tmp_path / "m.png").sum() == 1
+def test_png_foreground_is_luminance_in_every_mode(tmp_path):
+    """One reader for every PNG mode: luminance > 0 (PIL "L", alpha ignored), as the published evaluator."""
+    shape = np.zeros((6, 8), bool)
+    shape[1:4, 2:6] = True
+    rgb = np.zeros((6, 8, 3), np.uint8)
+    rgb[shape] = (200, 30, 30)
+    rgba = np.dstack([rgb, np.full((6, 8), 255, np.uint8)])  # matplotlib's imsave: opaque black background
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    Image.fromarray(shape.astype(np.uint8) * 255).save(tmp_path / "l.png")
+    Image.fromarray(shape).save(tmp_path / "one_bit.png")
+    Image.fromarray(shape.astype(np.uint8) * 3).convert("P").save(tmp_path / "p.png")
+    Image.fromarray(shape.astype(np.uint16) * 1000).save(tmp_path / "sixteen.png")
+    for name in ("rgba", "rgb", "l", "one_bit", "p", "sixteen"):
+        assert np.array_equal(read_mask_png(tmp_path / f"{name}.png"), shape), name
+    dark = np.zeros((4, 4, 3), np.uint8)
+    dark[1, 2, 2] = 1  # luminance round(0.114) = 0: background, exactly as upstream's convert('L') > 0
+    Image.fromarray(dark).save(tmp_path / "dark.png")
+    assert read_mask_png(tmp_path / "dark.png").sum() == 0
     (tmp_path / "broken.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="cannot read mask PNG"):
         read_mask_png(tmp_path / "broken.png")
+
+
+def test_unpadded_png_names_are_frames(tmp_path):
+    m = np.zeros((4, 4), bool)
+    m[1, 1] = True
+    write_mask_png(tmp_path / "e" / "0.png", m)
+    write_mask_png(tmp_path / "e" / "6.png", ~m)
+    store = MaskStore(tmp_path)
+    assert store.frames("e") == [0, 6]
+    assert np.array_equal(store.load("e", 0), m) and np.array_equal(store.load("e", 6), ~m)
+    write_mask_png(tmp_path / "e" / "00006.png", m)
+    with pytest.raises(DataError, match="both frame 6"):
+        MaskStore(tmp_path).frames("e")
+
+
+def test_entry_ids_cannot_leave_the_mask_folder(tmp_path):
+    from evqa.errors import InputError
+
+    (tmp_path / "root").mkdir()
+    write_mask_png(tmp_path / "outside" / "00000.png", np.ones((2, 2), bool))
+    store = MaskStore(tmp_path / "root")
+    for bad in ("../outside", str(tmp_path / "outside"), "a\x00b"):
+        with pytest.raises(InputError):
+            store.frames(bad)
 
 
 def test_numpy_rle_decoder_matches_pycocotools():

@@ -116,3 +116,65 @@ def test_normalize_segments_layouts():
 def test_normalize_segments_rejects(bad):
     with pytest.raises(ValueError):
         normalize_segments(bad)
+
+
+# issue 12 §1: replies that real models write
+@pytest.mark.parametrize(
+    ("reply", "letter", "status"),
+    [
+        ("I think the answer is A or B", None, "unparsable"),
+        ("The answer is C or D.", None, "unparsable"),
+        ("Answer: B/C", None, "unparsable"),
+        ('I think the best is C. {"answer": "A pole"}', "D", "ok"),
+        ('Here you go: {"answer": "B", "segments": [[1, 2]]} done', "B", "ok"),
+        # a candidate's text deep inside a long reply is not an answer ...
+        (
+            "The man first walks past a desk in the hallway and then he sits down and reads for a while. "
+            "Later he stands up.",
+            None,
+            "unparsable",
+        ),  # fmt: skip
+        # ... unless it follows an answer marker
+        ("The man walks past the shelves for a while and looks around. The answer is a book.", "B", "ok"),
+    ],
+)
+def test_real_replies(reply, letter, status):
+    parsed = extract_answer(reply, CANDS)
+    assert (parsed.letter, parsed.status) == (letter, status), parsed
+
+
+def test_scorer_and_runner_read_the_same_json():
+    from evqa.baselines.parsing import parse_gen_reply
+
+    reply = 'I think the best is C. {"answer": "A pole"}'
+    parsed, meta = parse_gen_reply(reply, CANDS)
+    assert parsed["answer"] == extract_answer(reply, CANDS).letter == "D"
+    assert meta["answer_status"] == "ok"
+
+
+def test_find_json_skips_braces_in_prose():
+    from evqa.answers import find_json
+
+    assert find_json('set {a} then {"answer": "B"} and {"x": 1}') == {"answer": "B"}
+    assert find_json('```json\n{"answer": "C"}\n```') == {"answer": "C"}
+    assert find_json("[" * 100000) is None
+
+
+def test_normalisation_sits_below_metrics_data_and_model():
+    """metrics.qa, data.st_evidence and model.predictor must not import evqa.eval."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import evqa
+
+    root = Path(evqa.__file__).parent
+    for rel in ("metrics/qa.py", "data/st_evidence.py", "model/predictor.py", "answers.py", "text.py"):
+        tree = ast.parse((root / rel).read_text())
+        names = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+        names += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not [n for n in names if n.startswith("evqa.eval")], rel
+    code = ("import sys, evqa.metrics.qa, evqa.data.st_evidence, evqa.answers; "
+            "sys.exit(any(m.startswith('evqa.eval') for m in sys.modules))")  # fmt: skip
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

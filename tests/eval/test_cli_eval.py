@@ -111,3 +111,30 @@ def test_bad_protocol_is_rejected_by_argparse(capsys):
 def test_two_different_prediction_files_are_rejected(command, capsys):
     code = main([command, "a.json", "--pred_file", "b.json"])
     assert code == 2 and "give the prediction file once" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spelling", ["--no-progress", "--no_progress"])
+def test_eval_accepts_both_spellings(tmp_path, capsys, spelling):
+    out_file = tmp_path / "res.json"
+    code = main(["eval", "--gt_file", GT, "--pred-file" if spelling == "--no-progress" else "--pred_file",
+                 str(SAMPLE / "predictions.json"), "--output-file", str(out_file), spelling])  # fmt: skip
+    capsys.readouterr()
+    assert code == 0 and out_file.is_file()
+
+
+@pytest.mark.parametrize("command", ["eval", "eval-mcq"])
+def test_every_help_text_names_its_default(command, capsys):
+    from evqa.cli import eval_gen, eval_mcq
+
+    parser = (eval_gen if command == "eval" else eval_mcq).build_parser(command)
+    for action in parser._actions:
+        if action.option_strings and action.dest not in ("help", "pred_file"):
+            assert action.help and "default" in action.help, action.option_strings
+
+
+def test_eval_mcq_save_metrics_both_spellings(tmp_path, capsys):
+    from evqa.cli import eval_mcq
+
+    parser = eval_mcq.build_parser("eval-mcq")
+    assert parser.parse_args(["--save_metrics", "m.json"]).save_metrics == "m.json"
+    assert parser.parse_args(["--save-metrics", "m.json", "--no_progress"]).save_metrics == "m.json"

@@ -92,3 +92,45 @@ def test_results_extras_evidence_backed_and_ci(mcq_files):
         lo, hi = res["ci"][key]
         assert 0.0 <= lo <= hi <= 100.0
     assert res["units"]["overall_accuracy"] == "percent"
+
+
+def test_upstream_protocol_hand_computed():
+    from evqa.eval.mcq import evaluate_mcq_upstream
+
+    preds = {
+        "u1": {"answer": "B", "gt_answer": "B", "evidence_t": "A", "gt_evidence_t": "C", "evidence_s": "D",
+               "gt_evidence_s": "D"},
+        "u2": {"answer": "(B)", "gt_answer": "B", "evidence_t": "None", "gt_evidence_t": "A"},  # exact: wrong
+        "u3": {"answer": "", "gt_answer": "C", "gt_evidence_t": "", "gt_evidence_s": "None"},
+        "u4": {"answer": "A", "gt_answer": "A"},  # a single-task file: answer under `answer`
+    }  # fmt: skip
+    res = evaluate_mcq_upstream(preds)
+    assert res["total_entries"] == 4
+    assert (res["qa"]["correct"], res["qa"]["total"], res["qa"]["valid"]) == (2, 4, 3)
+    assert res["qa"]["accuracy"] == 50.0 and res["qa"]["coverage"] == 75.0
+    assert (res["temporal"]["correct"], res["temporal"]["total"], res["temporal"]["valid"]) == (0, 2, 1)
+    assert (res["spatial"]["correct"], res["spatial"]["total"]) == (1, 1)
+    assert res["overall_accuracy"] == pytest.approx(100 * 3 / 7)
+
+
+def test_missing_gt_file_means_not_scored(mcq_files):
+    res = evaluate_mcq(PREDS, data_file=mcq_files["data_file"])
+    assert res["temporal"]["scored"] is False and res["temporal"]["note"] == "not scored (no GT file)"
+    assert res["spatial"]["scored"] is False
+    from evqa.eval.mcq import format_mcq_table
+
+    assert (
+        "not scored (no GT file)" in format_mcq_table(res)
+        and "0.00" not in format_mcq_table(res).split("\n")[3]
+    )
+
+
+def test_cli_upstream_protocol(tmp_path, capsys):
+    pred = tmp_path / "p.json"
+    pred.write_text(json.dumps({"u1": {"answer": "B", "gt_answer": "B"}}))
+    assert (
+        main(["eval-mcq", str(pred), "--protocol", "upstream", "--save_metrics", str(tmp_path / "m.json")])
+        == 0
+    )
+    capsys.readouterr()
+    assert json.loads((tmp_path / "m.json").read_text())["qa"]["accuracy"] == 100.0

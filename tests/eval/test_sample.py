@@ -18,7 +18,8 @@ def _run(protocol, **kw):
 def _comparable(results):
     out = json.loads(json.dumps(results))
     out.pop("metadata")
-    out["mask_metrics"].pop("pred_mask_dir")
+    if "mask_metrics" in out:
+        out["mask_metrics"].pop("pred_mask_dir")
     return out
 
 
@@ -58,17 +59,28 @@ def test_upstream_hand_computed():
     assert res["temporal_metrics"]["mIoU"] == round(100 * (0.75 + 2.5 + 0.375) / 7, 2)
     assert res["format_errors"] == {"total": 3, "none_responses": 1, "empty_segments": 1,
                                     "malformed_segments": 1, "parse_errors": 0}  # fmt: skip
-    # s1: the predicted-only frame 18 meets an empty GT -> J = F = 0 for that frame
+    # s5's predicted mask is half the GT's size and both are non-empty: the original loses every mask metric
+    assert "mask_metrics" not in res and "s5" in res["warnings"][0]
+    # without s5: s1's predicted-only frame 18 meets an empty GT -> J = F = 0 for that frame
+    from evqa.data.st_evidence import load_gen_benchmark
+
+    entries = [e for e in load_gen_benchmark(SAMPLE / "st_evidence_gen.csv") if e.entry_id != "s5"]
+    preds = json.loads((SAMPLE / "predictions.json").read_text())
+    res = evaluate_gen(entries, preds, protocol="upstream", eval_masks=True, gt_mask_dir=SAMPLE / "gt_masks",
+                       pred_mask_dir=SAMPLE / "predictions" / "concat", progress=False)  # fmt: skip
     s1_evqa = _run("evqa")["per_sample_scores"]["s1"]
     assert res["per_sample_scores"]["s1"]["spatial_j"] == pytest.approx(s1_evqa["spatial_j"] * 3 / 4)
-    assert res["mask_metrics"]["num_entries"] == 5  # s4 and s7 have no GT masks: dropped
+    assert res["mask_metrics"]["num_entries"] == 4  # s1 s2 s3 s6; s4 and s7 have no GT masks: dropped
     assert "s6" not in res["per_sample_scores"]  # per-sample scores cover predicted entries only
 
 
 def test_pred_mask_dir_default_follows_mask_mode():
-    res = _run("evqa", mask_mode="seperate")
-    assert res["mask_metrics"]["pred_mask_dir"].endswith("predictions/seperate")
-    assert res["mask_metrics"]["J"] < _run("evqa")["mask_metrics"]["J"]  # nothing there: all empty
+    assert _run("evqa")["mask_metrics"]["pred_mask_dir"].endswith("predictions/concat")
+    from evqa.errors import ConfigError
+
+    # the sample has no seperate/ folder: a missing mask folder is an error naming it, never J = F = 0
+    with pytest.raises(ConfigError, match="predictions/seperate"):
+        _run("evqa", mask_mode="seperate")
 
 
 def test_jsonl_predictions_score_like_json(tmp_path):
