@@ -18,7 +18,8 @@ def _text(info: dict) -> str:
     lines = [f"{info['name']}: {info['description']}"]
     for spec in info["data"]:
         need = "" if spec["required"] else " (optional)"
-        lines.append(f"    data  {spec['flag']:<20} {spec['layout'][0]}{need}: {spec['help']}")
+        where = spec["layout"][0] if spec["layout"] else "(a path given on the command line)"
+        lines.append(f"    data  {spec['flag']:<20} {where}{need}: {spec['help']}")
     lines.append(f"    metrics    {', '.join(info['metrics'])}")
     if info["breakdowns"]:
         lines.append(f"    breakdowns {', '.join(info['breakdowns'])}")
