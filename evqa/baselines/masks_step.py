@@ -22,6 +22,7 @@ import numpy as np
 from evqa.baselines.frames import Sampling, load_frames
 from evqa.baselines.runner import RunSummary, resolve_shard, run_items
 from evqa.errors import ConfigError, InputError
+from evqa.paths import child_path, validate_entry_id
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def mask_writer(segmenter: ReferringSegmenter, out_dir: Path, mode: str, every: 
     def process(item: dict[str, Any]) -> dict[str, Any]:
         masks, fps = segmenter.segment(item["video"], item["expressions"], mode=mode, start_s=item["start_s"])
         kept = {i: masks[i] for i in range(0, len(masks), every)}
-        path = out_dir / f"{item['entry_id']}.json"
+        path = child_path(out_dir, f"{validate_entry_id(item['entry_id'])}.json")
         write_rle_json(path, item["entry_id"], kept, size=masks.shape[1:], fps=fps)
         return {"mask_path": str(path), "error": None, "meta": {"frames": len(kept), "mode": mode}}
 
