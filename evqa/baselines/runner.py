@@ -14,13 +14,22 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from evqa.baselines.calling import failure_record
-from evqa.baselines.store import JsonlWriter, collect_records, is_finished, merge_outputs, shard_jsonl_path
+from evqa.baselines.store import (
+    JsonlWriter,
+    check_resume,
+    collect_records,
+    is_finished,
+    merge_outputs,
+    shard_jsonl_path,
+)
 from evqa.errors import ConfigError
+from evqa.run_files import RunHeader
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +88,8 @@ def run_items(
     write_final: bool | None = None,
     batch_size: int = 1,
     process_batch: Callable[[list[Any]], list[dict[str, Any]]] | None = None,
+    header: RunHeader | None = None,
+    overwrite: bool = False,
 ) -> RunSummary:
     """Run `process` over `items` ((entry_id, payload) pairs in benchmark order) and store the records.
 
@@ -86,17 +97,35 @@ def run_items(
     record is appended to the shard's JSONL as soon as it is done. With `process_batch` and batch_size > 1
     items go to it in chunks (local models) instead of `process` with `concurrency` threads (API models). The final JSON (`out_path`) is written
     atomically at the end of an unsharded run (`write_final=None`); sharded runs leave it to `merge_outputs`.
+
+    With a run `header`, the shard's JSONL starts with it and the run resumes only into files written by
+    the same run (`store.check_resume`: ConfigError listing the differing fields); `overwrite` removes the
+    earlier files of this output first.
     """
     shard_index, num_shards = resolve_shard(num_shards, shard_index)
     mine = list(items)[shard_index::num_shards]
+    jsonl = shard_jsonl_path(out_path, shard_index, num_shards)
+    if header is not None:
+        check_resume(out_path, header, jsonl, overwrite=overwrite)
+    elif overwrite:
+        for path in (jsonl, Path(out_path)):
+            path.unlink(missing_ok=True)
     existing = collect_records(out_path)
     todo = [(k, p) for k, p in mine if not (k in existing and is_finished(existing[k]))]
     summary = RunSummary(total=len(mine), skipped=len(mine) - len(todo))
-    jsonl = shard_jsonl_path(out_path, shard_index, num_shards)
     summary.jsonl_path = str(jsonl)
     if summary.skipped:
-        log.info("resuming: %d of %d entries already finished", summary.skipped, len(mine))
-    with JsonlWriter(jsonl) as writer, tqdm(total=len(todo), disable=not progress, desc="infer") as bar:
+        log.info(
+            "resuming %s: %d of %d entries already finished, %d to run",
+            jsonl,
+            summary.skipped,
+            len(mine),
+            len(todo),
+        )
+    with (
+        JsonlWriter(jsonl, header) as writer,
+        tqdm(total=len(todo), disable=not progress, desc="infer") as bar,
+    ):
         if process_batch is not None and batch_size > 1:
             results = _iterate_batches(todo, process_batch, batch_size)
         else:
@@ -113,6 +142,15 @@ def run_items(
     if write_final if write_final is not None else num_shards == 1:
         merge_outputs(out_path, order=[k for k, _ in items])
         summary.out_path = str(out_path)
+        log.info(
+            "wrote %s (%d done, %d failed, %d resumed)",
+            out_path,
+            summary.done,
+            summary.failed,
+            summary.skipped,
+        )
+    else:
+        log.info("wrote %s; merge the shards with --merge when every shard is done", jsonl)
     return summary
 
 
