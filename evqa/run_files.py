@@ -48,6 +48,9 @@ class RunHeader:
     evqa_version: str = ""
 
     def __post_init__(self) -> None:
+        # as it reads back from the file (tuples become lists), so headers compare equal across a resume
+        for name in ("checkpoint", "task", "sampling", "data_sha256"):
+            setattr(self, name, json.loads(json.dumps(getattr(self, name))))
         if not self.evqa_version:
             from evqa import __version__
 
@@ -186,3 +189,24 @@ def data_file_hashes(paths) -> dict[str, str]:
         if path.is_file():
             out[path.name] = _sha256(path)
     return out
+
+
+def prompt_version(prompt_style: str = "baseline") -> str:
+    """A short fingerprint of the prompts a run sends: the sha256 of every benchmark prompt of
+    `evqa.prompts` rendered on a fixed probe question, so it changes exactly when a prompt's wording does."""
+    from evqa import prompts
+
+    question, options = "Q?", ["a", "b", "c"]
+    rendered = [
+        prompt_style,
+        prompts.VIDEO_PREAMBLE,
+        prompts.frame_label(1.5),
+        prompts.image_label("A"),
+        prompts.evqa_question_prompt(question, options),
+        prompts.gen_single_turn_prompt(question, options),
+        *prompts.gen_multi_turn_prompts(question, options),
+        prompts.mcq_qa_prompt(question, options),
+        prompts.mcq_time_evidence_prompt(question, "a", [[(0.0, 1.5)], [(2.25, 3.0)]]),
+        prompts.mcq_spatial_evidence_prompt(question, "a", 3),
+    ]
+    return f"{prompt_style}-{hashlib.sha256(chr(0).join(rendered).encode()).hexdigest()[:12]}"

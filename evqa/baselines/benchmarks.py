@@ -18,20 +18,6 @@ from evqa.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-# results/<folder> per adapter (upstream folder names)
-RESULT_FOLDERS = {
-    "qwen2_5_vl": "qwen2_5vl",
-    "qwen3_vl": "qwen3vl",
-    "internvl3_5": "internvl",
-    "llava_ov_1_5": "llava_ov",
-    "videollama3": "videollama3",
-    "gpt": "gpt",
-    "gemini": "gemini",
-    "sa2va": "sa2va",
-    "ours": "ours",
-    "unipixel": "unipixel",
-}
-
 
 @dataclass
 class GenData:
@@ -137,7 +123,9 @@ def default_output(
     adapter: str, model_id: str, *, task: str, mode: str, tag: str, mcq_task: str = "all"
 ) -> Path:
     """Upstream-style output path under results/ (relative to the working directory)."""
-    folder = Path("results") / RESULT_FOLDERS.get(adapter, adapter)
+    from evqa.baselines.registry import adapter_facts
+
+    folder = Path("results") / adapter_facts(adapter).result_folder
     if task == "mcq":
         return folder / f"{model_slug(model_id)}_st_evidence_mcq_{mcq_task}.json"
     mode_tag = "multi" if mode == "multi-turn" else "single"

@@ -160,9 +160,9 @@ def run_masks_step(args: argparse.Namespace) -> RunSummary | None:
                 f"{entry_id}: {item['expressions']} from {item['start_s']:.1f} s -> {out_dir / entry_id}.json"
             )
         return None
-    from evqa.baselines.registry import DEFAULT_MODEL_IDS
+    from evqa.baselines.registry import default_model
 
-    model = args.model or DEFAULT_MODEL_IDS[args.adapter or "ours"]
+    model = args.model or default_model(args.adapter or "ours")
     segmenter = ReferringSegmenter(
         model, device=args.device, dtype=args.dtype, fps=args.fps or 1.0, max_frames=args.max_frames or 64
     )

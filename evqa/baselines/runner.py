@@ -28,7 +28,7 @@ from evqa.baselines.store import (
     merge_outputs,
     shard_jsonl_path,
 )
-from evqa.errors import ConfigError
+from evqa.errors import AuthenticationError, ConfigError
 from evqa.run_files import RunHeader
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class RunSummary:
     skipped: int = 0
     done: int = 0
     failed: int = 0
+    transient: int = 0  # failures a re-run may fix (rate limits, timeouts after every retry)
     jsonl_path: str = ""
     out_path: str | None = None
     errors: dict[str, str] = field(default_factory=dict)
@@ -130,15 +131,23 @@ def run_items(
             results = _iterate_batches(todo, process_batch, batch_size)
         else:
             results = _iterate(todo, process, max(1, concurrency))
-        for key, record in results:
-            record = redact(record)
-            writer.append(key, record)
-            if is_finished(record):
-                summary.done += 1
-            else:
-                summary.failed += 1
-                summary.errors[key] = record["error"]
-            bar.update(1)
+        try:
+            for key, record in results:
+                record = redact(record)
+                writer.append(key, record)
+                if is_finished(record):
+                    summary.done += 1
+                else:
+                    summary.failed += 1
+                    summary.transient += bool((record.get("meta") or {}).get("transient"))
+                    summary.errors[key] = record["error"]
+                bar.update(1)
+        except AuthenticationError as err:
+            raise AuthenticationError(
+                f"{redact(str(err))}; stopped at the first refused request "
+                f"({summary.done + summary.failed} entries written before it, {len(todo)} to run)",
+                status=err.status,
+            ) from None
     if write_final if write_final is not None else num_shards == 1:
         merge_outputs(out_path, order=[k for k, _ in items])
         summary.out_path = str(out_path)
@@ -185,7 +194,8 @@ def _iterate(todo: list[tuple[str, Any]], process: Callable[[Any], dict[str, Any
         return
     pending: dict[Future, str] = {}
     queue = iter(todo)
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="evqa-infer") as pool:
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="evqa-infer")
+    try:
         while True:
             while len(pending) < concurrency:
                 nxt = next(queue, None)
@@ -197,3 +207,5 @@ def _iterate(todo: list[tuple[str, Any]], process: Callable[[Any], dict[str, Any
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 yield pending.pop(future), future.result()
+    finally:  # a fatal error (refused credentials) or an interrupt: start nothing new
+        pool.shutdown(wait=True, cancel_futures=True)
