@@ -79,7 +79,7 @@ def check_resume(
     headers = output_headers(out)
     foreign = {p: h for p, h in headers.items() if h is None or header_differences(h, header)}
     if overwrite:
-        removed = [p for p in (*foreign, own_jsonl, out) if p.exists()]
+        removed = [p for p in dict.fromkeys((*foreign, own_jsonl, out)) if p.exists()]
         for path in removed:
             path.unlink()
         if removed:
