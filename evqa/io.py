@@ -68,3 +68,7 @@ def read_json(path: str | os.PathLike, *, error: type[InputError] = InputError) 
         raise error("is a directory, expected a JSON file", path=path) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise error(f"not valid JSON ({err})", path=path) from None
+    except RecursionError:
+        raise error("JSON nested too deeply to read", path=path) from None
+    except ValueError as err:  # e.g. an integer with more digits than Python converts
+        raise error(f"not readable JSON ({err})", path=path) from None

@@ -108,6 +108,18 @@ class InferOptions:
                 raise ConfigError(f"must not be negative, got {value}", field=flag)
 
 
+def ensure_writable(out: Path) -> None:
+    """ConfigError naming --output when its folder cannot be made or written (before any model call)."""
+    import os
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create the output folder ({err.strerror})", field="--output") from None
+    if not os.access(out.parent, os.W_OK):
+        raise ConfigError(f"the output folder {out.parent} is not writable", field="--output")
+
+
 def check_device(options: InferOptions, adapter_cls: type) -> None:
     """A local model asked for CUDA (`--device cuda...` or `--gpu-num` > 1) on a machine without it is
     a ConfigError (one line), not a traceback from deep inside torch."""
@@ -192,6 +204,12 @@ def benchmark_order(args: InferOptions, task: str) -> list[str]:
 
 def merge(out, order: list[str]) -> None:
     """--merge: combine every JSONL of `out` into `out` (benchmark order) and report the counts."""
+    from evqa.baselines.store import sibling_jsonl_paths
+
+    if not sibling_jsonl_paths(out):
+        raise ConfigError(
+            f"no prediction JSONL of {out} to merge (X.jsonl or X.shard-*-of-*.jsonl)", field="--merge"
+        )
     merged = merge_outputs(out, order=order)
     failed = sum(1 for r in merged.values() if r.get("error"))
     missing = len(set(order) - set(merged))
@@ -248,7 +266,6 @@ def run_infer(args: InferOptions | argparse.Namespace) -> RunSummary | None:
     adapter_cls = get_model_class(adapter)
     if args.adapter_path and "adapter_path" not in inspect.signature(adapter_cls.__init__).parameters:
         raise ConfigError(f"the {adapter} adapter takes no LoRA adapter", field="--adapter-path")
-    check_device(args, adapter_cls)
     out = output_path(args, adapter, model_id, adapter_cls, task_name, mcq_task)
     if args.merge:
         merge(out, benchmark_order(args, task_name))
@@ -258,6 +275,8 @@ def run_infer(args: InferOptions | argparse.Namespace) -> RunSummary | None:
     if args.dry_run:
         print_plan(task, task.items()[shard_index::num_shards])
         return None
+    check_device(args, adapter_cls)  # after --dry-run, which builds no model
+    ensure_writable(out)
     header = run_header(args, adapter, model_id, adapter_cls, task, task_name, mcq_task)
     model = build_model(adapter, model_id, **model_options(args))
     if header.endpoint is None:

@@ -20,8 +20,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--options", nargs="+", required=True, help="answer options, in order A, B, ...")
     parser.add_argument("--output-dir", required=True, help="where prediction.json and masks/ go")
     parser.add_argument("--fps", type=float, default=1.0, help="LLM frame-sampling rate (frames per second)")
-    parser.add_argument("--max-frames", type=int, default=64, help="at most this many LLM frames")
-    parser.add_argument("--max-new-tokens", type=int, default=96, help="generation budget")
+    parser.add_argument(
+        "--max-frames", type=int, default=64, help="at most this many LLM frames (default: 64)"
+    )
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=96, help="generation budget in tokens (default: 96)"
+    )
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     return parser
 

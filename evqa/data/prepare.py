@@ -97,13 +97,26 @@ def download(
         raise BackendUnavailableError(
             "huggingface_hub is not installed: pip install huggingface_hub"
         ) from None
-    path = snapshot_download(
-        spec.repo_id,
-        repo_type="dataset",
-        local_dir=str(dest),
-        revision=revision,
-        allow_patterns=allow_patterns,
-    )
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        path = snapshot_download(
+            spec.repo_id,
+            repo_type="dataset",
+            local_dir=str(dest),
+            revision=revision,
+            allow_patterns=allow_patterns,
+        )
+    except LocalEntryNotFoundError:
+        raise DataError(
+            f"cannot reach the Hugging Face Hub for {spec.repo_id} (offline, or HF_HUB_OFFLINE set) and no "
+            "local copy exists; connect, or copy a mirror with --source DIR",
+            path=dest,
+        ) from None
+    except HfHubHTTPError as err:
+        raise DataError(f"download of {spec.repo_id} failed ({' '.join(str(err).split())[:200]})", path=dest) from None
+    except OSError as err:  # connection errors, a full disk
+        raise DataError(f"download of {spec.repo_id} failed ({type(err).__name__}: {err})", path=dest) from None
     return Path(path)
 
 

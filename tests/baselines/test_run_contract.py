@@ -250,7 +250,7 @@ def test_cuda_without_cuda_is_one_line(synth_env, tmp_path, capsys):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     for flags, field in ((["--device", "cuda"], "--device"), (["--gpu-num", "2"], "--gpu-num")):
-        code = infer("--model", "qwen3_vl", "--dry-run", "--output", str(tmp_path / "p.json"), *flags)
+        code = infer("--model", "qwen3_vl", "--output", str(tmp_path / "p.json"), *flags)
         assert code == 2
         err = capsys.readouterr().err.strip()
         assert err == f"error: field '{field}': CUDA is not available on this machine; use --device cpu"
@@ -329,3 +329,57 @@ def test_synth_folders_respect_the_umask(tmp_path):
         os.umask(old)
     assert stat.S_IMODE(paths.root.stat().st_mode) == 0o755
     assert stat.S_IMODE(paths.meta.stat().st_mode) & 0o044 == 0o044
+
+
+# --------------------------------------------------------------- the multi-GPU script
+
+
+def _multigpu(tmp_path, *args, fail_shard=None, gpus=2):
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmark/st_evidence_gen/ours_st_evidence_multigpu.sh"
+    stub = tmp_path / "stub"
+    stub.mkdir(exist_ok=True)
+    log = tmp_path / "calls.log"
+    (stub / "nvidia-smi").write_text(
+        "#!/usr/bin/env bash\n" + "".join(f"echo 'GPU {i}: Fake (UUID: GPU-{i})'\n" for i in range(gpus))
+    )
+    (stub / "fakepython").write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "$CUDA_VISIBLE_DEVICES $*" >> {log}\n'
+        f'case " $* " in *" --shard_index {fail_shard} "*) exit 1 ;; esac\n'
+    )
+    for name in ("nvidia-smi", "fakepython"):
+        (stub / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{stub}:{os.environ['PATH']}", "PYTHON": "fakepython"}
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    done = subprocess.run(
+        ["bash", str(script), "/ckpt", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    calls = log.read_text().splitlines() if log.exists() else []
+    return done, calls
+
+
+def test_multigpu_script_checks_the_gpu_count(tmp_path):
+    done, calls = _multigpu(tmp_path, "4", "0", gpus=2)
+    assert done.returncode == 2 and calls == []
+    assert done.stderr.strip() == "error: GPUs 0..3 asked for, this machine has 2"
+
+
+def test_multigpu_script_never_merges_over_a_failed_shard(tmp_path):
+    done, calls = _multigpu(tmp_path, "2", "0", fail_shard=1)
+    assert done.returncode == 1
+    assert "shard(s) 1 of 2 failed; nothing merged" in done.stderr
+    assert sorted(c.split(" --num_shards")[0] for c in calls) == [
+        "0 ours_st_evidence.py --model /ckpt",
+        "1 ours_st_evidence.py --model /ckpt",
+    ]
+    assert not any("--merge" in c for c in calls)
+
+
+def test_multigpu_script_merges_when_every_shard_succeeded(tmp_path):
+    done, calls = _multigpu(tmp_path, "2", "0", "--fps", "1")
+    assert done.returncode == 0, done.stderr
+    assert calls[-1] == " ours_st_evidence.py --model /ckpt --merge --fps 1"
+    assert len(calls) == 3
