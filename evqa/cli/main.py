@@ -16,7 +16,17 @@ import sys
 from evqa.errors import EvqaError
 
 # libraries that log one INFO line per HTTP request; EVQA's own lines say what a run does
-QUIET_LOGGERS = ("httpx", "httpcore", "openai", "google_genai", "google.genai", "urllib3", "huggingface_hub")
+QUIET_LOGGERS = (
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+    "openai",
+    "google_genai",
+    "google.genai",
+    "urllib3",
+    "huggingface_hub",
+)
 
 # name -> (module under evqa.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

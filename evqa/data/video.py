@@ -44,9 +44,10 @@ class VideoInfo:
 
 @dataclass
 class SampledFrames:
-    """frames: uint8 [T, H, W, 3] RGB; indices: int64 [T]; timestamps: float64 [T] seconds."""
+    """frames: uint8 [T, H, W, 3] RGB (None when not decoded); indices: int64 [T]; timestamps: float64 [T]
+    seconds."""
 
-    frames: np.ndarray
+    frames: np.ndarray | None
     indices: np.ndarray
     timestamps: np.ndarray
     info: VideoInfo
@@ -392,17 +393,19 @@ def sample_frames(
     num_frames: int | None = None,
     max_frames: int | None = None,
     backend: str | None = None,
+    decode: bool = True,
 ) -> SampledFrames:
     """Sample frames from a video file or frame folder (see `sample_frame_indices` for the rules).
 
     Returns SampledFrames with frames uint8 [T, H, W, 3] RGB, their indices int64 [T] and
-    timestamps float64 [T] = indices / info.fps (seconds).
+    timestamps float64 [T] = indices / info.fps (seconds). `decode=False` only chooses the frames
+    (`frames` is None): dry runs and models that take the whole file.
     """
     info = video_info(path, backend=backend)
     indices = sample_frame_indices(
         info.num_frames, info.fps, fps=fps, num_frames_out=num_frames, max_frames=max_frames
     )
-    frames = read_frames(path, indices, backend=backend)
+    frames = read_frames(path, indices, backend=backend) if decode else None
     return SampledFrames(frames=frames, indices=indices, timestamps=indices / info.fps, info=info)
 
 
