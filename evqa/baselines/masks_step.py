@@ -12,7 +12,6 @@ Output: `<prediction file without .json>/<concat|seperate>/<entry_id>.json` (RLE
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 from typing import Any
@@ -141,8 +140,9 @@ def mask_writer(segmenter: ReferringSegmenter, out_dir: Path, mode: str, every: 
     return process
 
 
-def run_masks_step(args: argparse.Namespace) -> RunSummary | None:
-    """`evqa infer --task masks PRED_FILE --model CKPT [--mode concat|separate] [--every_n_frames N]`."""
+def run_masks_step(args) -> RunSummary | None:
+    """`evqa infer --task masks PRED_FILE --model CKPT [--mode concat|separate] [--every_n_frames N]`;
+    `args` is an `evqa.baselines.cli_run.InferOptions`."""
     from evqa.baselines.benchmarks import resolve_gen_data
     from evqa.data.st_evidence import load_gen_benchmark
 
@@ -160,8 +160,11 @@ def run_masks_step(args: argparse.Namespace) -> RunSummary | None:
                 f"{entry_id}: {item['expressions']} from {item['start_s']:.1f} s -> {out_dir / entry_id}.json"
             )
         return None
-    from evqa.baselines.registry import default_model
+    from evqa.baselines.cli_run import check_device, ensure_writable
+    from evqa.baselines.registry import default_model, get_model_class
 
+    check_device(args, get_model_class(args.adapter or "ours"))
+    ensure_writable(out_dir / "x")
     model = args.model or default_model(args.adapter or "ours")
     segmenter = ReferringSegmenter(
         model, device=args.device, dtype=args.dtype, fps=args.fps or 1.0, max_frames=args.max_frames or 64

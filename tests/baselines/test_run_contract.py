@@ -5,6 +5,7 @@ import json
 import os
 import stat
 
+import numpy as np
 import pytest
 
 from evqa.baselines.runner import run_items
@@ -383,3 +384,43 @@ def test_multigpu_script_merges_when_every_shard_succeeded(tmp_path):
     assert done.returncode == 0, done.stderr
     assert calls[-1] == " ours_st_evidence.py --model /ckpt --merge --fps 1"
     assert len(calls) == 3
+
+
+# --------------------------------------------------------------- ids and the synthetic default
+
+
+@pytest.mark.parametrize("entry_id", ["../../x", "/abs/x", "a\x00b", "x" * 201])
+def test_masks_are_never_written_outside_the_mask_folder(tmp_path, entry_id):
+    from evqa.baselines.base import Response
+    from evqa.baselines.frames import Frames, Sampling
+    from evqa.baselines.tasks import GenTask
+    from evqa.errors import InputError
+
+    task = GenTask([], video_dir=None, sampling=Sampling(), mask_dir=tmp_path / "masks")
+    response = Response(text="", masks=np.zeros((1, 4, 4), bool), mask_frames=np.array([0]))
+    frames = Frames(None, np.array([0]), np.array([0.0]), 6.0, (4, 4))
+    with pytest.raises(InputError):
+        task.save_masks(entry_id, response, frames)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == []
+    path = task.save_masks("ok_1", response, frames)
+    assert path == str(tmp_path / "masks" / "ok_1.json")
+
+
+def test_the_synthetic_default_is_announced_on_first_generation(monkeypatch, tmp_path, caplog):
+    import logging
+
+    import evqa.data.synth as synth_pkg
+    from evqa.baselines import benchmarks
+
+    calls = []
+    monkeypatch.setenv("EVQA_SYNTH_ROOT", str(tmp_path / "synth"))
+    monkeypatch.setattr(
+        synth_pkg,
+        "ensure_synth",
+        lambda root, progress=False: calls.append(progress) or synth_pkg.SynthPaths(root),
+    )
+    with caplog.at_level(logging.INFO):
+        benchmarks.resolve_gen_data(None, None)
+    assert calls == [True]  # first use: generated with its progress bars
+    assert "no benchmark files given: generating the synthetic benchmark under" in caplog.text
+    assert "(first use)" in caplog.text
