@@ -28,6 +28,8 @@ install-dev: $(VENV)/.installed-dev
 
 demo: install
 	$(BIN)/evqa demo --out $(DEMO_OUT)
+	$(BIN)/evqa view --pred_file $(DEMO_OUT)/predictions.json --pred_mask_dir $(DEMO_OUT)/pred_masks \
+		--out $(DEMO_OUT)/viewer --no_progress
 
 test: install-dev
 	$(BIN)/ruff check .

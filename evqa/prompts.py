@@ -174,3 +174,91 @@ def segmentation_prompt(expression: str) -> str:
 def grounded_question_prompt(question: str) -> str:
     """A question whose answer is an object (GroundMoRe): answer it and segment that object."""
     return f"{question.strip()} Answer the question and segment the object that answers it."
+
+
+# --- LLM judge of open answers (EgoTextVQA / EgoTempo); bump the version with any change of wording ---
+
+JUDGE_PROMPT_VERSION = "open_qa_judge/v1"
+JUDGE_SYSTEM = (
+    "You are an intelligent chatbot that evaluates the correctness of generated answers to video-based "
+    "questions. Compare the predicted answer with the correct answer and decide whether they match in "
+    "meaning.\n"
+    "INSTRUCTIONS:\n"
+    "- Judge the meaningful match between the predicted answer and the correct answer. Prepositional "
+    'detail matters as well as noun phrases: "at the car wash on your right" is not the same as '
+    '"car wash".\n'
+    "- Synonyms and paraphrases count as matches.\n"
+    "- The predicted answer must be of the same type as the correct answer (a phone number, e-mail "
+    'address, URL, number or date must be given as one): "www.usps.com" and "visit their website" do '
+    'not match, nor do "9849041316" and "the advertiser\'s contact number".\n'
+    "- Evaluate the correctness of the prediction against the correct answer."
+)
+
+
+def judge_text(text: object) -> str:
+    """An answer as the judge sees it: lower-cased, newlines removed (as the original evaluation)."""
+    return str(text).replace("\r", "").replace("\n", "").lower()
+
+
+def judge_user_prompt(question: str, answer: str, prediction: str) -> str:
+    """The judge's user turn for one item (answer and prediction already passed through `judge_text`)."""
+    return (
+        "Please evaluate the following video-based question-answer pair:\n\n"
+        f"Question: {question}\nCorrect Answer: {answer}\nPredicted Answer: {prediction}\n\n"
+        "Give your verdict as yes/no and a score, an integer from 0 to 5 where 5 is the best meaningful "
+        "match. Reply with a Python dictionary string only, with keys 'pred' (the string 'yes' or 'no') and "
+        "'score' (an INTEGER, not a string), and no other text or explanation, for example "
+        "{'pred': 'yes', 'score': 5} or {'pred': 'no', 'score': 1}."
+    )
+
+
+def videoespresso_prompt(
+    task: str, question: str, options: Sequence[str], evidence: str | None = None
+) -> str:
+    """VideoEspresso's test prompt, worded as the original; `evidence` (the oracle evidence, `--with-evidence`)
+    inserts "Your inference evidence is {evidence}." after the options. `options` are the item's
+    "(A): ..." strings, joined by spaces as the original's list is formatted into the prompt."""
+    text = (
+        f"Please finish the {task} task. Question: {question}. "
+        f"You have the following options: {' '.join(options)}."
+    )
+    if evidence is not None:
+        text += f" Your inference evidence is {evidence}."
+    return text + " Select the answer and only give the option letters."
+
+
+QUALITY_QUESTION = "How would you rate the quality of this video?"
+QUALITY_ANSWER_PREFIX = "The quality of this video is"
+
+
+def quality_question_prompt() -> str:
+    """VQA²'s scoring question; the reply is left open after `QUALITY_ANSWER_PREFIX` and the next token's
+    level-word logits are read (`evqa.baselines.level_scoring`)."""
+    return QUALITY_QUESTION
+
+
+def qbench_prompt(question: str, candidates: Sequence[str], *, two_videos: bool = False) -> str:
+    """Q-Bench-Video style MCQ: the question, lettered options, and the instruction to answer with the
+    letter directly (the reply's first character is what the original scores)."""
+    intro = "The first video's frames come first, then the second video's. " if two_videos else ""
+    return (
+        f"{intro}{question.strip()}\n{format_options(candidates)}\n"
+        "Answer with the option's letter from the given choices directly."
+    )
+
+
+# --- POVQA context shaping: subtitles beside frames, the paused keyframe ---
+
+KEYFRAME_LABEL = "keyframe"
+
+
+def keyframe_hint(timestamp: float) -> str:
+    """The one-line hint added when the paused frame is appended after the video."""
+    return (
+        f"The last image is the keyframe at {format_seconds(timestamp)} s, the moment the question is about."
+    )
+
+
+def subtitle_lines(pairs: Sequence[tuple[float, str]]) -> str:
+    """Subtitle context for a prompt: one 'Frame at 2.5 s: <nearest subtitle line>' per frame, in order."""
+    return "Subtitles nearest each frame:\n" + "\n".join(f"{frame_label(t)} {text}" for t, text in pairs)

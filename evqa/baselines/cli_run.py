@@ -58,6 +58,7 @@ class InferOptions:
     num_frames: int | None = None
     max_frames: int | None = None
     max_size: int | None = None
+    pooling: str | None = None
     every_n_frames: int = 1
     # execution
     concurrency: int | None = None
@@ -149,12 +150,19 @@ def normalize_task(args: InferOptions) -> tuple[str, str]:
     return args.task, args.mcq_task
 
 
-def sampling_from(args: InferOptions, adapter_cls: type | None = None) -> Sampling:
+def sampling_from(args: InferOptions | argparse.Namespace, adapter_cls: type | None = None) -> Sampling:
     """Frame sampling from the flags: --num-frames wins over --fps (default 1 fps); --max-size defaults to
-    the adapter's `default_max_size`."""
+    the adapter's `default_max_size`; --pooling sends one pooled image per second (fps 1)."""
     fps = None if args.num_frames else (args.fps if args.fps is not None else 1.0)
     max_size = args.max_size or getattr(adapter_cls, "default_max_size", None)
-    return Sampling(fps=fps, num_frames=args.num_frames, max_frames=args.max_frames, max_size=max_size)
+    pooling = getattr(args, "pooling", None)
+    return Sampling(
+        fps=1.0 if pooling else fps,
+        num_frames=args.num_frames,
+        max_frames=args.max_frames,
+        max_size=max_size,
+        pooling=pooling,
+    )
 
 
 def build_task(args: InferOptions, adapter_cls: type, task: str, mcq_task: str, out: Path):
@@ -222,31 +230,39 @@ def print_plan(task, limit_shard: list) -> None:
         print(json.dumps(task.plan(entry), ensure_ascii=False))
 
 
-def run_header(
-    args: InferOptions, adapter: str, model_id: str, adapter_cls: type, task, task_name: str, mcq_task: str
+def make_header(
+    args, adapter: str, model_id: str, adapter_cls: type, sampling: Sampling, task: dict, data_files
 ) -> RunHeader:
-    """The header of this run's prediction JSONL (what must match for a resume)."""
+    """A run header (what must match for a resume) from the run's flags: the checkpoint fingerprint of a
+    local model (+ its LoRA adapter), `task` as described by the caller, the sampling, the prompt version
+    of the adapter's prompt style and the sha256 of `data_files` (paths; None and folders are skipped)."""
     facts = adapter_cls.facts
     checkpoint = None if facts.api else checkpoint_fingerprint(model_id)
-    if args.adapter_path:
+    if getattr(args, "adapter_path", None):
         checkpoint = {**(checkpoint or {}), "adapter": checkpoint_fingerprint(args.adapter_path)}
-    described = {"name": task_name, "max_new_tokens": args.max_new_tokens}
-    if task_name == "gen":
-        described["mode"] = args.mode or "single-turn"
-        files = [task.data_files.get("gt_file")]
-    else:
-        described["mcq_tasks"] = expand_mcq_task(mcq_task)
-        files = [task.data_files.get(k) for k in ("data_file", "distractors_file", "mask_file")]
     return RunHeader(
         adapter=adapter,
         model=str(model_id),
         checkpoint=checkpoint,
-        task=described,
-        sampling=dataclasses.asdict(task.sampling),
+        task={**task, "max_new_tokens": getattr(args, "max_new_tokens", None)},
+        sampling=dataclasses.asdict(sampling),
         prompt_version=prompt_version(getattr(adapter_cls, "prompt_style", "baseline")),
-        endpoint=args.base_url or None,
-        data_sha256=data_file_hashes(files),
+        endpoint=getattr(args, "base_url", None) or None,
+        data_sha256=data_file_hashes(data_files),
     )
+
+
+def run_header(
+    args: InferOptions, adapter: str, model_id: str, adapter_cls: type, task, task_name: str, mcq_task: str
+) -> RunHeader:
+    """The header of an ST-Evidence run's prediction JSONL."""
+    if task_name == "gen":
+        described = {"name": task_name, "mode": args.mode or "single-turn"}
+        files = [task.data_files.get("gt_file")]
+    else:
+        described = {"name": task_name, "mcq_tasks": expand_mcq_task(mcq_task)}
+        files = [task.data_files.get(k) for k in ("data_file", "distractors_file", "mask_file")]
+    return make_header(args, adapter, model_id, adapter_cls, task.sampling, described, files)
 
 
 def run_infer(args: InferOptions | argparse.Namespace) -> RunSummary | None:

@@ -12,12 +12,15 @@ import numpy as np
 @dataclass(frozen=True)
 class Sampling:
     """How frames are drawn: `fps` frames per second (or `num_frames` evenly), at most `max_frames`,
-    longest side resized to `max_size` pixels (None = original)."""
+    longest side resized to `max_size` pixels (None = original). `pooling` (wa, wae, war, bblf;
+    `evqa.data.pooling`) replaces sampling by one pooled image per second of video (`fps` is then
+    ignored; `num_frames` / `max_frames` pick or cap the seconds evenly)."""
 
     fps: float | None = 1.0
     num_frames: int | None = None
     max_frames: int | None = None
     max_size: int | None = None
+    pooling: str | None = None
 
 
 @dataclass
@@ -60,6 +63,19 @@ def load_frames(video_path: str | os.PathLike, sampling: Sampling, *, decode: bo
     file-based models)."""
     from evqa.data.video import sample_frames
 
+    if sampling.pooling:
+        from evqa.data.pooling import pooled_seconds, pooled_video
+        from evqa.data.video import video_info
+
+        info = video_info(video_path)
+        size = (info.height, info.width)
+        if not decode:
+            times, first, _ = pooled_seconds(info.num_frames, info.fps, num_images=sampling.num_frames,
+                                             max_images=sampling.max_frames)  # fmt: skip
+            return Frames(None, first, times, info.fps, size)
+        images, times, first = pooled_video(video_path, sampling.pooling, num_images=sampling.num_frames,
+                                            max_images=sampling.max_frames)  # fmt: skip
+        return Frames(resize_longest(images, sampling.max_size), first, times, info.fps, size)
     sampled = sample_frames(
         video_path,
         fps=sampling.fps,

@@ -246,3 +246,32 @@ class HfFramesModel(BaselineModel):
             )
             for text, p, row in zip(replies, prompt_tokens, new, strict=True)
         ]
+
+    def score_levels(self, request: Request) -> Response:
+        """VQA² quality scoring: one forward pass, no text generated (`evqa.baselines.level_scoring`)."""
+        return self.score_levels_batch([request])[0]
+
+    def score_levels_batch(self, requests: list[Request]) -> list[Response]:
+        """Left-padded batch: chat with the reply opened by the quality answer prefix; the last position's
+        logits of the five level words."""
+        import torch
+
+        from evqa.baselines.level_scoring import level_response, level_token_ids
+
+        tokens = level_token_ids(self.tokenizer)
+        texts, images = [], []
+        for request in requests:
+            messages, frames = self.messages(request)
+            chat = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            texts.append(chat + prompts.QUALITY_ANSWER_PREFIX)
+            images.append(frames)
+        inputs = self.processor(
+            text=texts, images=images if any(images) else None, return_tensors="pt", padding=True
+        ).to(self.model.device)
+        with torch.inference_mode():
+            logits = self.model(**inputs).logits[:, -1].float().cpu().numpy()
+        prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
+        return [
+            level_response(row, tokens, {"prompt_tokens": int(p), "completion_tokens": 0})
+            for row, p in zip(logits, prompt_tokens, strict=True)
+        ]

@@ -5,6 +5,7 @@ evqa data extract data/st-evidence-instruct [--remove]
 evqa data check --csv C [--video-dir V] [--mask-dir M] [--frames-dir F]
 evqa data reencode SRC DST [--fps 6] [--size HxW] [--frames-dir F]
 evqa data boxes-to-masks --mask-dir M --out O --sam2 facebook/sam2.1-hiera-large [--frames-dir F | --video-dir V]
+evqa data subset tvqa_val.jsonl --by show_name --n 5000 --seed 42 [--out val_5000_seed42.jsonl]
 """
 
 from __future__ import annotations
@@ -54,6 +55,18 @@ def _add_boxes(sub) -> None:
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
 
 
+def _add_subset(sub) -> None:
+    p = sub.add_parser("subset", help="a deterministic stratified sample of a JSONL benchmark (+ stats, ids)")
+    p.add_argument("input", help="the JSONL file to sample (e.g. TVQA's tvqa_val.jsonl)")
+    p.add_argument("--by", required=True, help="the field to stratify by (e.g. show_name)")
+    p.add_argument("--n", type=int, required=True, help="how many rows to choose")
+    p.add_argument("--seed", type=int, default=42, help="sampling seed (default: 42)")
+    p.add_argument("--id-key", "--id_key", dest="id_key", default="qid",
+                   help="the unique question-id field, one per .qids.txt line (default: qid)")  # fmt: skip
+    p.add_argument("--out", help="output JSONL (default: <input stem>_<n>_seed<seed>.jsonl beside the input); "
+                   "<out stem>.stats.json and <out stem>.qids.txt are written beside it")  # fmt: skip
+
+
 def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -69,6 +82,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     _add_check(sub)
     _add_reencode(sub)
     _add_boxes(sub)
+    _add_subset(sub)
     return parser
 
 
@@ -117,6 +131,22 @@ def _boxes(args) -> int:
     return 0
 
 
+def _subset(args) -> int:
+    from pathlib import Path
+
+    from evqa.data.subset import read_jsonl_rows, stratified_subset, write_subset
+
+    source = Path(args.input)
+    rows = read_jsonl_rows(source)
+    subset = stratified_subset(rows, by=args.by, n=args.n, seed=args.seed, id_key=args.id_key, source=source)
+    out = Path(args.out) if args.out else source.with_name(f"{source.stem}_{args.n}_seed{args.seed}.jsonl")
+    paths = write_subset(subset, out, source=source)
+    strata = len(subset.stats["strata"])
+    print(f"{len(subset.rows)} of {len(rows)} rows ({strata} {args.by} strata) -> {paths['rows']} "
+          f"(+ {paths['stats'].name}, {paths['qids'].name})")  # fmt: skip
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.action == "extract":
         from evqa.data.prepare import extract_archives
@@ -125,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
             f"extracted {len(extract_archives(args.root, remove=args.remove))} archive(s) under {args.root}"
         )
         return 0
-    return {"download": _download, "check": _check, "reencode": _reencode, "boxes-to-masks": _boxes}[
-        args.action
-    ](args)
+    return {
+        "download": _download,
+        "check": _check,
+        "reencode": _reencode,
+        "boxes-to-masks": _boxes,
+        "subset": _subset,
+    }[args.action](args)

@@ -34,6 +34,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                    help="evqa: bounded, documented metrics (default); upstream: the published evaluator's numbers")  # fmt: skip
     p.add_argument("--output_file", help="results JSON (default: <pred_file stem>_eval.json next to it)")
     p.add_argument("--no_progress", action="store_true", help="hide progress bars")
+    p.add_argument("--iop_threshold", type=float, default=0.5,
+                   help="evidence-backed accuracy: temporal IoP a correct answer needs (default: %(default)s)")  # fmt: skip
+    p.add_argument("--j_threshold", type=float, default=0.5,
+                   help="evidence-backed accuracy with masks: mask J it also needs (default: %(default)s)")  # fmt: skip
+    from evqa.benchmarks.cli_args import add_benchmark_arguments, add_judge_arguments
+
+    add_benchmark_arguments(p, options=False)
+    add_judge_arguments(p)
     return p
 
 
@@ -48,17 +56,32 @@ def _defaults(args) -> tuple[str, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from evqa.benchmarks.run import eval_hook, write_gen_summary
     from evqa.eval.report import format_table
     from evqa.eval.st_evidence import evaluate_gen
 
     pred_file = prediction_path(args)
+    code = eval_hook(args, pred_file)
+    if code is not None:
+        return code
     gt_file, gt_mask_dir = _defaults(args)
     workers = args.num_workers if args.num_workers is not None else (os.cpu_count() or 1)
     results = evaluate_gen(gt_file, pred_file, protocol=args.protocol, eval_masks=args.eval_masks,
                            gt_mask_dir=gt_mask_dir, pred_mask_dir=args.pred_mask_dir, num_workers=workers,
                            progress=not args.no_progress, mask_mode=args.mask_mode)  # fmt: skip
+    from evqa.eval.results_extras import add_gen_extras
+
+    add_gen_extras(
+        results, gt_file, pred_file, iop_threshold=args.iop_threshold, j_threshold=args.j_threshold
+    )
     print(format_table(results))
+    eb = results["evidence_backed"]
+    masks = (
+        f", with J >= {eb['j_threshold']:g}: {eb['accuracy_masks']:.1f}%" if "accuracy_masks" in eb else ""
+    )
+    print(f"evidence-backed accuracy (IoP >= {eb['iop_threshold']:g}): {eb['accuracy']:.1f}%{masks}")
     output = args.output_file or str(Path(pred_file).with_name(f"{Path(pred_file).stem}_eval.json"))
     write_json_atomic(output, results)
     print(f"results written to {output}")
+    print(f"summary written to {write_gen_summary(args, pred_file, gt_file, results)}")
     return 0

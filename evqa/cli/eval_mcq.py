@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     pred_file = prediction_path(args)
     data_file, distractors, masks = _data_files(args)
     results = evaluate_mcq(pred_file, data_file=data_file, distractors_file=distractors, mask_file=masks)
+    from evqa.eval.results_extras import add_mcq_extras
+
+    add_mcq_extras(results, data_file, distractors, masks, pred_file)
     print(format_mcq_table(results))
     if args.verbose:
         for key in ("qa", "temporal", "spatial"):

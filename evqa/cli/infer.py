@@ -58,6 +58,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     for add in (_add_data_arguments, _add_output_arguments, _add_frame_arguments, _add_execution_arguments):
         add(p)
+    from evqa.benchmarks.cli_args import add_benchmark_arguments
+
+    add_benchmark_arguments(p)
     return p
 
 
@@ -146,6 +149,14 @@ def _add_frame_arguments(p: argparse.ArgumentParser) -> None:
         dest="max_size",
         type=int,
         help="longest frame side in pixels (default: the adapter's, else the original size)",
+    )
+    sampling.add_argument(
+        "--pooling",
+        choices=("wa", "wae", "war", "bblf"),
+        default=None,
+        help="send one pooled image per second of video instead of sampled frames (POVQA's temporal "
+        "pooling: wa weighted average, wae exponential, war ramp, bblf blur + last frame); --num-frames / "
+        "--max-frames pick or cap the seconds (default: no pooling)",
     )
     sampling.add_argument(
         "--every_n_frames",
@@ -273,8 +284,11 @@ def _add_execution_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evqa.baselines.cli_run import InferOptions, run_infer
+    from evqa.benchmarks.run import infer_hook
 
-    summary = run_infer(InferOptions.from_namespace(args))
+    handled, summary = infer_hook(args)
+    if not handled:
+        summary = run_infer(InferOptions.from_namespace(args))
     if summary is None:  # dry run or merge: already reported
         return 0
     print(json.dumps({k: v for k, v in vars(summary).items() if k != "errors"}, indent=2))

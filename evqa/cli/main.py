@@ -43,7 +43,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "infer": ("evqa.cli.infer", "run a model or baseline over the benchmark and write predictions"),
     "train": ("evqa.cli.train", "fine-tune the EVQA model from an experiment YAML"),
     "demo": ("evqa.cli.demo", "synthetic data -> train tiny model -> infer -> score, on CPU"),
+    "report": ("evqa.cli.report", "one Markdown / LaTeX / CSV table from results or summary JSONs"),
+    "compare": ("evqa.cli.compare", "paired test (McNemar / bootstrap) between two runs' results JSONs"),
     "view": ("evqa.cli.view", "static HTML error viewer of prediction files (timelines, masks; A/B)"),
+    "benchmarks": (
+        "evqa.cli.benchmarks",
+        "list the registered benchmarks, their data, metrics and synthetic versions",
+    ),
+    "judge": ("evqa.cli.judge", "LLM-as-judge scoring of open-answer predictions (EgoTextVQA, EgoTempo)"),
 }
 
 

@@ -44,12 +44,21 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-score", action="store_true", help="write the baseline predictions but do not score them"
     )
+    from evqa.benchmarks.cli_args import add_benchmark_arguments
+
+    add_benchmark_arguments(parser, data=False, options=False, data_dir=False)
+    parser.add_argument("--num-items", type=int, default=None,
+                        help="--benchmark other than ST-Evidence: items of its synthetic version (default: its own)")  # fmt: skip
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    from evqa.benchmarks.run import synth_hook
     from evqa.data.synth import generate
 
+    code = synth_hook(args)
+    if code is not None:
+        return code
     summary = generate(
         args.out,
         seed=args.seed,

@@ -102,3 +102,48 @@ def pool_frames(frames: np.ndarray, timestamps, method: str) -> tuple[np.ndarray
     ends = np.r_[starts[1:], len(seconds)]
     pooled = np.stack([to_uint8(pool_chunk(frames[a:b], method)) for a, b in zip(starts, ends, strict=True)])
     return pooled, seconds[starts].astype(np.float64)
+
+
+def pooled_seconds(
+    num_frames: int, video_fps: float, *, num_images: int | None = None, max_images: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which seconds of a video of `num_frames` frames at `video_fps` are pooled, and their frames.
+
+    Every second [s, s + 1) with at least one frame is a candidate; `num_images` keeps that many spread
+    evenly (first and last included), `max_images` caps the count the same way (`sample_frame_indices`
+    on the seconds' timeline). Returns (times float64 [S]: each second's start s, first int64 [S] and
+    end int64 [S]: the frame-index range [first, end) of each kept second).
+    """
+    from evqa.data.video import sample_frame_indices
+
+    seconds = second_of(np.arange(num_frames) / video_fps)
+    starts = np.flatnonzero(np.r_[True, seconds[1:] != seconds[:-1]])
+    ends = np.r_[starts[1:], len(seconds)]
+    keep = sample_frame_indices(len(starts), 1.0, num_frames_out=num_images, max_frames=max_images)
+    return (
+        seconds[starts[keep]].astype(np.float64),
+        starts[keep].astype(np.int64),
+        ends[keep].astype(np.int64),
+    )
+
+
+def pooled_video(
+    path, method: str, *, num_images: int | None = None, max_images: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode a video (file or frame folder) and pool it: one image per second (`pooled_seconds` chooses
+    the seconds), each the `pool_chunk` of all that second's frames, decoded one second at a time.
+
+    Returns (pooled uint8 [S, H, W, 3], times float64 [S] (second starts), first frame index int64 [S]).
+    """
+    from evqa.data.video import read_frames, video_info
+
+    pooling_weights(1, method)
+    info = video_info(path)
+    times, first, end = pooled_seconds(
+        info.num_frames, info.fps, num_images=num_images, max_images=max_images
+    )
+    images = [
+        to_uint8(pool_chunk(read_frames(path, np.arange(a, b)), method))
+        for a, b in zip(first, end, strict=True)
+    ]
+    return np.stack(images), times, first

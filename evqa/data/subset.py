@@ -105,3 +105,60 @@ def stratified_subset(
         },
     }
     return Subset(rows=[rows[i] for i in chosen], indices=chosen, qids=[qids[i] for i in chosen], stats=stats)
+
+
+def read_jsonl_rows(path) -> list[dict]:
+    """The records of a JSONL data file (blank lines skipped); a line that is not a JSON object raises
+    DataError naming the file and line."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("file not found", path=path)
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"not valid JSON ({err.msg})", path=path, entry=f"line {number}") from None
+            if not isinstance(row, dict):
+                raise DataError("expected a JSON object", path=path, entry=f"line {number}")
+            rows.append(row)
+    return rows
+
+
+def subset_paths(out) -> dict:
+    """{'rows': <out>, 'stats': <out stem>.stats.json, 'qids': <out stem>.qids.txt} beside `out`."""
+    from pathlib import Path
+
+    out = Path(out)
+    stem = out.with_suffix("") if out.suffix == ".jsonl" else out
+    return {"rows": out, "stats": stem.with_name(stem.name + ".stats.json"),
+            "qids": stem.with_name(stem.name + ".qids.txt")}  # fmt: skip
+
+
+def write_subset(subset: Subset, out, *, source=None) -> dict:
+    """Write the chosen rows (JSONL, input order), `.stats.json` and `.qids.txt` (one id a line) beside
+    `out`; each file appears whole or not at all. Returns the paths (`subset_paths`)."""
+    import json
+    import os
+    import tempfile
+
+    from evqa.io import write_json_atomic
+
+    paths = subset_paths(out)
+    paths["rows"].parent.mkdir(parents=True, exist_ok=True)
+    for key, text in (
+        ("rows", "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in subset.rows)),
+        ("qids", "".join(q + "\n" for q in subset.qids)),
+    ):
+        fd, tmp = tempfile.mkstemp(dir=paths[key].parent, prefix=f".{paths[key].name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, paths[key])
+    write_json_atomic(paths["stats"], {**subset.stats, **({"source": str(source)} if source else {})})
+    return paths

@@ -30,7 +30,7 @@ def _num_options(entry: McqEntry, task: str) -> int:
 def _task_scores(entries: list[McqEntry], preds: dict, task: str) -> dict:
     pred_key, gt_attr, _ = TASKS[task]
     correct = total = valid = 0
-    wrong, unparsable = [], []
+    wrong, unparsable, right = [], [], []
     for entry in entries:
         gt = getattr(entry, gt_attr)
         if gt is None:
@@ -47,6 +47,7 @@ def _task_scores(entries: list[McqEntry], preds: dict, task: str) -> dict:
         valid += 1
         if parsed.letter == gt:
             correct += 1
+            right.append(entry.entry_id)
         else:
             wrong.append(entry.entry_id)
     return {
@@ -57,6 +58,7 @@ def _task_scores(entries: list[McqEntry], preds: dict, task: str) -> dict:
         "coverage": 100 * valid / total if total else 0.0,
         "unparsable": unparsable,
         "incorrect": wrong,
+        "correct_entries": right,
     }
 
 

@@ -1,9 +1,10 @@
 """The three small bridges between the LLM and SAM2.
 
 - `SegHead`: the hidden state that predicts `<|seg|>` -> N sparse prompt embeddings of SAM2's mask decoder.
-- `RefEncoder`: a box (or point) prompt on a frame and that frame's time -> one LLM input embedding,
-  placed at a `<|ref|>` token.
-- `MemProjector`: mask-pooled SAM2 features of an object -> one LLM input embedding at a `<|mem|>` token.
+- `RefEncoder`: a point or box prompt on a frame and that frame's index -> one LLM input embedding,
+  placed at a `<|ref|>` token (UniPixel's design).
+- `MemProjector`: region-pooled vision-merger features -> one LLM input embedding at a `<|mem|>` token
+  (UniPixel's design).
 """
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ import math
 
 import torch
 from torch import nn
+from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm
 
 
 class SegHead(nn.Module):
-    """MLP hidden [..., D] -> prompt embeddings [..., N, C] (D = LLM hidden, C = SAM2 hidden)."""
+    """UniPixel's seg head: RMSNorm, Linear, GELU, Linear. It reads the LLM's last-layer hidden state
+    *before* the final norm (the final norm's input) [..., D] -> prompt embeddings [..., N, C]
+    (D = LLM hidden, C = SAM2 hidden)."""
 
-    def __init__(self, hidden_size: int, sam2_hidden_size: int, num_tokens: int):
+    def __init__(self, hidden_size: int, sam2_hidden_size: int, num_tokens: int, eps: float = 1e-6):
         super().__init__()
         self.num_tokens = num_tokens
         self.sam2_hidden_size = sam2_hidden_size
+        self.norm = Qwen2RMSNorm(hidden_size, eps=eps)
         self.mlp = nn.Sequential(
             nn.Linear(hidden_size, hidden_size),
             nn.GELU(),
@@ -28,46 +33,54 @@ class SegHead(nn.Module):
         )
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        out = self.mlp(hidden)
+        out = self.mlp(self.norm(hidden))
         return out.view(*hidden.shape[:-1], self.num_tokens, self.sam2_hidden_size)
 
 
-def fourier_features(values: torch.Tensor, num_bands: int, period: float) -> torch.Tensor:
-    """values [..., K] -> [..., K * 2 * num_bands]: sin/cos at periods period, period/2, ... period/2^(B-1)."""
-    freqs = 2 * math.pi * (2.0 ** torch.arange(num_bands, device=values.device, dtype=torch.float32)) / period
-    angles = values.float().unsqueeze(-1) * freqs
-    return torch.cat([angles.sin(), angles.cos()], dim=-1).flatten(-2)
-
-
 class RefEncoder(nn.Module):
-    """Prompts [N, 5] = (x1, y1, x2, y2 in 0..1 of the frame, time in seconds) -> embeddings [N, D].
+    """UniPixel's `<|ref|>` encoder: one object's point or box prompt on one frame -> one LLM embedding.
 
-    A point prompt is the box (x, y, x, y). Coordinates use Fourier features over a period of 2 (the unit
-    square), time over `time_scale` seconds, so nearby boxes and times get nearby embeddings.
+    The prompt goes through a SAM2 prompt encoder of its own (`prompt`, initialised from SAM2's) with
+    SAM2's padding point, giving 2 rows for a point and 3 for a box (two corners); `point_proj` / `box_proj`
+    project the flattened rows to 3C. The frame index, normalised by (frames - 1), goes through random
+    Fourier features (`time_pe`, a [1, C/2] matrix), plus a learned embedding (`time_embed`) and `time_proj`
+    to 3C. `proj` (GELU, Linear) maps the concatenated 6C to the LLM width D.
     """
 
-    def __init__(self, hidden_size: int, num_bands: int = 8, time_scale: float = 600.0):
+    def __init__(self, sam2_config, hidden_size: int):
         super().__init__()
-        self.num_bands = num_bands
-        self.time_scale = time_scale
-        in_dim = 5 * 2 * num_bands
-        self.mlp = nn.Sequential(
-            nn.Linear(in_dim, hidden_size), nn.GELU(), nn.Linear(hidden_size, hidden_size)
-        )
+        from transformers.models.sam2_video.modeling_sam2_video import Sam2VideoPromptEncoder
 
-    def forward(self, prompts: torch.Tensor) -> torch.Tensor:
-        boxes = fourier_features(prompts[..., :4], self.num_bands, 2.0)
-        times = fourier_features(prompts[..., 4:5], self.num_bands, self.time_scale)
-        return self.mlp(torch.cat([boxes, times], dim=-1).to(self.mlp[0].weight.dtype))
+        width = sam2_config.prompt_encoder_config.hidden_size
+        self.prompt = Sam2VideoPromptEncoder(sam2_config.prompt_encoder_config)
+        self.point_proj = nn.Linear(width * 2, width * 3)
+        self.box_proj = nn.Linear(width * 3, width * 3)
+        self.proj = nn.Sequential(nn.GELU(), nn.Linear(width * 6, hidden_size))
+        self.register_buffer("time_pe", torch.randn(1, width // 2))
+        self.time_embed = nn.Embedding(1, width)
+        self.time_proj = nn.Linear(width, width * 3)
+
+    def forward(self, points: torch.Tensor, labels: torch.Tensor, frames: torch.Tensor, num_frames: int):
+        """points [N, P, 2] (x, y in SAM2 input pixels), labels [N, P] (1 point, 2/3 box corners; P = 1 or
+        2), frames [N] frame indices, num_frames: frames of the video -> embeddings [N, D]."""
+        weight = self.point_proj.weight
+        sparse, _ = self.prompt(points[:, None].to(weight.dtype), labels[:, None].long(), None, None)
+        rows = sparse[:, 0].flatten(1)
+        ref = self.point_proj(rows) if sparse.shape[2] == 2 else self.box_proj(rows)
+        coords = 2 * (frames.float()[:, None] / max(num_frames - 1, 1)) - 1
+        angles = 2 * math.pi * (coords @ self.time_pe.float())
+        tem = torch.cat([angles.sin(), angles.cos()], dim=-1).to(weight.dtype) + self.time_embed.weight
+        return self.proj(torch.cat([ref, self.time_proj(tem)], dim=-1))
 
 
 class MemProjector(nn.Module):
-    """Pooled SAM2 object features [N, C] -> LLM embeddings [N, D]."""
+    """UniPixel's `<|mem|>` projector: region-pooled vision-merger MLP inputs [N, M] -> LLM embeddings [N, D]
+    (M = vision width x merge^2; the same shape as the merger MLP, from which it is initialised)."""
 
-    def __init__(self, sam2_hidden_size: int, hidden_size: int):
+    def __init__(self, merger_size: int, hidden_size: int):
         super().__init__()
         self.mlp = nn.Sequential(
-            nn.Linear(sam2_hidden_size, hidden_size), nn.GELU(), nn.Linear(hidden_size, hidden_size)
+            nn.Linear(merger_size, merger_size), nn.GELU(), nn.Linear(merger_size, hidden_size)
         )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:

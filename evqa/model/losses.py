@@ -82,3 +82,60 @@ def mask_loss_terms(
         "iou": F.l1_loss(iou_scores[present].float(), actual_iou),
         "object_score": obj,
     }
+
+
+def unipixel_loss_terms(
+    candidate_logits: torch.Tensor,
+    candidate_ious: torch.Tensor,
+    object_score_logits: torch.Tensor,
+    targets: torch.Tensor,
+    selection_weights: tuple[float, float] = (100.0, 5.0),
+    valid: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """UniPixel's SAM2 loss terms (its `MultiStepMultiMasksAndIous` with supervise-all-IoU, L1 IoU, plain
+    BCE object score), each summed over objects and frames.
+
+    Args:
+        candidate_logits: [O, T, M, h, w] low-res logits of every candidate mask (M = 3 with multimask).
+        candidate_ious: [O, T, M] predicted IoUs. object_score_logits: [O, T].
+        targets: bool [O, T, S, S] at SAM2's input size; the candidates are upsampled bilinearly to it.
+        selection_weights: (focal, dice) weights that pick, per object and frame, the candidate whose mask
+            and dice terms count (the smallest weighted sum).
+        valid: optional bool [T]; frames where it is False contribute nothing.
+    Per frame and object: focal (alpha 0.25, gamma 2, mean over pixels), dice, L1 between predicted and
+    actual IoU averaged over all candidates (each / O); mask, dice and IoU terms are zero where the target
+    is empty; object-score BCE against "target not empty" (/ O) on every frame.
+    Returns: {"focal", "dice", "iou", "object_score"} scalars (sums over frames).
+    """
+    num_objects, num_frames, num_masks = candidate_logits.shape[:3]
+    side = targets.shape[-2:]
+    if valid is not None:
+        candidate_logits, candidate_ious = candidate_logits[:, valid], candidate_ious[:, valid]
+        object_score_logits, targets = object_score_logits[:, valid], targets[:, valid]
+        num_frames = int(valid.sum())
+    if num_frames == 0:
+        zero = candidate_logits.sum() * 0.0
+        return {"focal": zero, "dice": zero, "iou": zero, "object_score": zero}
+    low = candidate_logits.flatten(0, 2)[:, None].float()
+    logits = F.interpolate(low, size=side, mode="bilinear", align_corners=False)
+    logits = logits.reshape(num_objects * num_frames, num_masks, -1)
+    target = targets.reshape(num_objects * num_frames, 1, -1).float().expand_as(logits)
+    flat_logits, flat_target = logits.flatten(0, 1), target.flatten(0, 1)
+    focal = sigmoid_focal_loss(flat_logits, flat_target).view(-1, num_masks) / num_objects
+    dice = dice_loss(flat_logits, flat_target).view(-1, num_masks) / num_objects
+    pred, gt = logits > 0, target > 0
+    actual = (pred & gt).sum(-1).float() / (pred | gt).sum(-1).float().clamp(min=1.0)
+    iou = F.l1_loss(candidate_ious.reshape(-1, num_masks).float(), actual, reduction="none") / num_objects
+    present = target[:, 0].sum(-1) > 0  # [O*T]
+    score = object_score_logits.reshape(-1).float()
+    bce = F.binary_cross_entropy_with_logits(score, present.float(), reduction="none") / num_objects
+    w_focal, w_dice = selection_weights
+    best = torch.argmin(w_focal * focal + w_dice * dice, dim=-1)
+    rows = torch.arange(best.shape[0], device=best.device)
+    gate = present.float()
+    return {
+        "focal": (focal[rows, best] * gate).sum(),
+        "dice": (dice[rows, best] * gate).sum(),
+        "iou": (iou.mean(dim=-1) * gate).sum(),
+        "object_score": bce.sum(),
+    }

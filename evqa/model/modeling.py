@@ -4,14 +4,21 @@ The LLM is Qwen2.5-VL unchanged (its `forward` is called through `super()`), wit
 times in its 3-D rope positions (`second_per_grid_ts`). On top of it:
 - `sam2`: transformers' `Sam2VideoModel` (image encoder, prompt encoder, mask decoder, memory attention,
   memory encoder), driven by `evqa.model.sam2_tracking` so that training is differentiable;
-- `seg_head`: the last-layer hidden state that predicts `<|seg|>` -> SAM2 sparse prompt embeddings;
-- `ref_encoder`: `<|ref|>` input embeddings from box/point prompts with their frame time;
-- `mem_proj`: `<|mem|>` input embeddings from mask-pooled SAM2 object features.
+- `seg_head`: UniPixel's RMSNorm-Linear-GELU-Linear on the final norm's *input* at the position before a
+  `<|seg|>` (the state that predicts it) -> SAM2 sparse prompt embeddings;
+- `ref_encoder`: UniPixel's `<|ref|>` embeddings from point/box prompts and their frame;
+- `mem_proj`: UniPixel's `<|mem|>` embeddings from vision-merger features pooled under a region mask.
 
-Training: one object per sample (the first `<|seg|>` of the target). SAM2 encodes every sampled frame; the
-prompted frame is `prompt_frames[b]` when given, else the first frame whose ground-truth mask is non-empty
-(the start of the evidence), else frame 0; the others are tracked through SAM2 memory, so a mask loss on a
-later frame reaches `seg_head` through the memory encoder and the object pointers.
+Config options (see `EvqaConfig`) choose between UniPixel's behaviour (the defaults, and what a converted
+UniPixel checkpoint uses) and EVQA's original one (the tiny preset): rope positions of text after a video,
+multimask decoding, the sparse-prompt layout, the prompted frame / tracking direction, the loss reduction
+and what gates SAM2 memory in training.
+
+Training: per sample, the objects are the `<|seg|>` tokens. With mask targets [T, O, H, W] every `<|seg|>`
+of the input is one object (UniPixel: O must equal their count); with [T, H, W] the first target `<|seg|>`
+is the object. SAM2 encodes every sampled frame once; with `track_mode='forward'` frame 0 is prompted and
+the others tracked forward (UniPixel); with 'bidirectional' the prompted frame is `prompt_frames[b]`, else
+the first frame whose target is non-empty, and tracking goes both ways.
 """
 
 from __future__ import annotations
@@ -33,8 +40,16 @@ from transformers.utils import ModelOutput
 from evqa.errors import InputError
 from evqa.model.configuration import EvqaConfig
 from evqa.model.heads import MemProjector, RefEncoder, SegHead
-from evqa.model.losses import mask_loss_terms
-from evqa.model.sam2_tracking import FrameFeatures, TrackOutput, encode_frames, track_object
+from evqa.model.losses import mask_loss_terms, unipixel_loss_terms
+from evqa.model.rope import install_rope_rule
+from evqa.model.sam2_tracking import (
+    FrameFeatures,
+    TrackOptions,
+    TrackOutput,
+    encode_frames,
+    fit_memory_width,
+    track_object,
+)
 
 
 @dataclass
@@ -44,7 +59,9 @@ class EvqaOutput(ModelOutput):
     loss: weighted LM + mask loss (scalar) when labels are given. lm_loss: token cross-entropy.
     mask_loss: weighted sum of the mask terms; mask_loss_terms: {"focal", "dice", "iou", "object_score"}
     (unweighted, averaged over the segmented samples). logits: [B, L, V].
-    pred_masks: per sample, [T, S, S] mask logits on the SAM2 frames (None for samples without a `<|seg|>`).
+    pred_masks: per sample, [T, S, S] (or [O, T, S, S] for [T, O, H, W] targets) chosen mask logits on the
+    SAM2 frames (None for samples without a `<|seg|>`). prenorm_hidden: [B, L, D] the final norm's input
+    (what the seg head reads).
     """
 
     loss: torch.Tensor | None = None
@@ -53,6 +70,7 @@ class EvqaOutput(ModelOutput):
     mask_loss_terms: dict | None = None
     logits: torch.Tensor | None = None
     pred_masks: list | None = None
+    prenorm_hidden: torch.Tensor | None = None
     past_key_values: object | None = None
     hidden_states: tuple | None = None
     attentions: tuple | None = None
@@ -62,20 +80,6 @@ def resize_masks(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """bool/float masks [T, H, W] -> bool [T, h, w] (bilinear on 0/1, threshold 0.5)."""
     resized = F.interpolate(masks[:, None].float(), size=size, mode="bilinear", align_corners=False)
     return resized[:, 0] > 0.5
-
-
-def _ref_prompts(ref_boxes, ref_times) -> torch.Tensor | None:
-    """Per-sample ref_boxes [R,4] / ref_times [R] (lists or tensors) -> [N_ref, 5] in row-major order."""
-    if ref_boxes is None:
-        return None
-    boxes = list(ref_boxes) if isinstance(ref_boxes, (list, tuple)) else [ref_boxes]
-    times = list(ref_times) if isinstance(ref_times, (list, tuple)) else [ref_times]
-    rows = [
-        torch.cat([b.reshape(-1, 4), t.reshape(-1, 1).to(b.dtype)], dim=1)
-        for b, t in zip(boxes, times, strict=True)
-    ]
-    rows = torch.cat(rows) if rows else None
-    return rows if rows is not None and rows.shape[0] else None
 
 
 class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
@@ -94,11 +98,34 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
         super().__init__(config)
         hidden = config.text_config.hidden_size
         sam2_hidden = config.sam2_config.vision_config.fpn_hidden_size
-        self.sam2 = Sam2VideoModel(config.sam2_config)
+        self.sam2 = fit_memory_width(Sam2VideoModel(config.sam2_config))
+        merger = config.vision_config.hidden_size * config.vision_config.spatial_merge_size**2
         self.seg_head = SegHead(hidden, sam2_hidden, config.num_seg_prompt_tokens)
-        self.ref_encoder = RefEncoder(hidden, time_scale=config.ref_time_scale)
-        self.mem_proj = MemProjector(sam2_hidden, hidden)
+        self.ref_encoder = RefEncoder(config.sam2_config, hidden)
+        self.mem_proj = MemProjector(merger, hidden)
+        config.validate_evqa_options()
         self.post_init()
+        install_rope_rule(self.model, config.mrope_text_positions)
+        # the seg head and `<|mem|>` read inputs of two modules: keep them from each forward
+        self.model.language_model.norm.register_forward_pre_hook(self._keep_final_norm_input)
+        self.model.visual.merger.mlp.register_forward_pre_hook(self._keep_merger_input)
+        self._final_norm_input = self._merger_input = None
+        self._final_norm_trace: list | None = None
+
+    def _keep_final_norm_input(self, module, args):
+        self._final_norm_input = args[0]
+        if self._final_norm_trace is not None:  # generation: the prompt's states, then each step's
+            state = args[0] if not self._final_norm_trace else args[0][:, -1:]
+            self._final_norm_trace.append(state.detach())
+
+    def _keep_merger_input(self, module, args):
+        self._merger_input = args[0]
+
+    @property
+    def track_options(self) -> TrackOptions:
+        """SAM2 decoding options from the config."""
+        cfg = self.config
+        return TrackOptions(cfg.multimask_output, cfg.sam2_prompt_layout, cfg.track_mode == "bidirectional")
 
     # ----- LLM inputs -----
     def _scatter(self, embeds, input_ids, token_id: int, values, name: str, field: str) -> torch.Tensor:
@@ -112,24 +139,68 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
             )
         return embeds.masked_scatter(positions[..., None], values.to(embeds.dtype))
 
-    def embed_inputs(self, input_ids, ref_prompts=None, mem_features=None) -> torch.Tensor:
-        """Token embeddings [B, L, D] with `<|ref|>` / `<|mem|>` positions (row-major order) replaced.
+    def ref_embeddings(self, ref_boxes, ref_times, frame_timestamps) -> torch.Tensor | None:
+        """`<|ref|>` embeddings [N_ref, D] (row-major order) from per-sample boxes [R, 4] (x1, y1, x2, y2 in
+        0..1; a point is (x, y, x, y)) and times [R] (s): the box becomes SAM2-pixel corner points (labels 2,
+        3) or one positive point (label 1), the time the nearest sampled frame (`frame_timestamps`)."""
+        if ref_boxes is None:
+            return None
+        boxes = list(ref_boxes) if isinstance(ref_boxes, (list, tuple)) else [ref_boxes]
+        times = list(ref_times) if isinstance(ref_times, (list, tuple)) else [ref_times]
+        stamps = frame_timestamps if isinstance(frame_timestamps, (list, tuple)) else [frame_timestamps]
+        side, out = self.config.sam2_image_size, []
+        for b, (box, time) in enumerate(zip(boxes, times, strict=True)):
+            if box is None or box.numel() == 0:
+                continue
+            if stamps[b] is None:
+                raise InputError("<|ref|> prompts need the sampled frame times", field="frame_timestamps")
+            ts = torch.as_tensor(stamps[b], dtype=torch.float32)
+            frames = torch.argmin((ts[None, :] - time.reshape(-1, 1).float().cpu()).abs(), dim=1)
+            for row, frame in zip(box.reshape(-1, 4).float(), frames, strict=True):
+                pts = row.reshape(2, 2) * side
+                if bool((row[:2] == row[2:]).all()):
+                    emb = self.ref_encoder(pts[None, :1], torch.ones(1, 1), frame[None], len(ts))
+                else:
+                    emb = self.ref_encoder(pts[None], torch.tensor([[2, 3]]), frame[None], len(ts))
+                out.append(emb)
+        return torch.cat(out) if out else None
 
-        ref_prompts: [N_ref, 5] (x1, y1, x2, y2 in 0..1, time s). mem_features: [N_mem, C_sam2] (see
-        `object_features`)."""
+    def region_features(self, refer_mask: list, video_grid_thw: torch.Tensor) -> torch.Tensor | None:
+        """UniPixel's `<|mem|>` features: per video b, refer_mask[b] bool [grid_t, O, h, w] (merged-patch
+        grid); for every object and temporal group where its mask is non-empty, the mean of the vision
+        merger's MLP inputs under the mask -> [N_mem, M]. Needs the vision tower to have just run. As in
+        UniPixel (whose weights were trained so) the merger inputs are taken in the tower's window order
+        while the mask is in raster order; they agree when a frame fits one attention window."""
+        feats, base, out = self._merger_input, 0, []
+        for b, mask in enumerate(refer_mask):
+            size = int(video_grid_thw[b].prod()) // 4
+            step = int(video_grid_thw[b][1] * video_grid_thw[b][2]) // 4
+            emb = feats[base : base + size]
+            for obj in range(mask.shape[1]):
+                flat = mask[:, obj].flatten().to(emb.device)
+                if flat.shape[0] != size:
+                    raise InputError(f"refer_mask of video {b} has {flat.shape[0]} cells, expected {size}",
+                                     field="refer_mask")  # fmt: skip
+                out += [emb[i : i + step][flat[i : i + step]].mean(0) for i in range(0, size, step)
+                        if flat[i : i + step].any()]  # fmt: skip
+            base += size
+        return torch.stack(out) if out else None
+
+    def embed_inputs(self, input_ids, ref_prompts=None, mem_features=None) -> torch.Tensor:
+        """Token embeddings [B, L, D] with `<|ref|>` / `<|mem|>` positions (row-major order) replaced by
+        ref_prompts [N_ref, D] (see `ref_embeddings`) and `mem_proj(mem_features)` [N_mem, M]."""
         embeds = self.get_input_embeddings()(input_ids)
-        refs = None if ref_prompts is None else self.ref_encoder(ref_prompts)
         mems = None if mem_features is None else self.mem_proj(mem_features)
-        embeds = self._scatter(embeds, input_ids, self.config.ref_token_id, refs, "<|ref|>", "ref_boxes")
+        embeds = self._scatter(
+            embeds, input_ids, self.config.ref_token_id, ref_prompts, "<|ref|>", "ref_boxes"
+        )
         return self._scatter(embeds, input_ids, self.config.mem_token_id, mems, "<|mem|>", "mem_features")
 
-    def object_features(self, sam2_pixel_values: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """Mask-pooled SAM2 features of one object: frames [T,3,S,S], masks [T,H,W] -> [C_sam2]."""
-        top = torch.cat([feats[0][-1] for feats in encode_frames(self.sam2, sam2_pixel_values)])
-        weights = F.interpolate(masks[:, None].float(), size=top.shape[-2:], mode="area").to(top.dtype)
-        return (top * weights).sum(dim=(0, 2, 3)) / weights.sum().clamp(min=1e-6)
-
     # ----- masks -----
+    def seg_prompts(self, prenorm_hidden: torch.Tensor) -> torch.Tensor:
+        """Final-norm inputs [..., D] -> SAM2 prompt embeddings [..., N, C]."""
+        return self.seg_head(prenorm_hidden.to(self.seg_head.mlp[0].weight.dtype))
+
     def segment(
         self,
         seg_hidden: torch.Tensor,
@@ -139,22 +210,27 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
         present: torch.Tensor | None = None,
         known: torch.Tensor | None = None,
         progress: Callable | None = None,
+        keep_candidates: bool = False,
+        trace: dict | None = None,
     ) -> TrackOutput:
-        """One object from its `<|seg|>` hidden state [D]: prompt `prompt_frame`, track all `num_frames`
-        (see `track_object` for `present` / `known`, the teacher-forced object-presence gates)."""
-        prompt = self.seg_head(seg_hidden.to(self.seg_head.mlp[0].weight.dtype))
+        """One object from its `<|seg|>` hidden state [D] (the final norm's input at the position before the
+        `<|seg|>`): prompt `prompt_frame`, track all `num_frames` with the config's `track_options` (see
+        `track_object` for `present` / `known`, the ground-truth presence gates)."""
         return track_object(
-            self.sam2, frame_features, num_frames, prompt, prompt_frame, present, known, progress
-        )
+            self.sam2, frame_features, num_frames, self.seg_prompts(seg_hidden), prompt_frame, present, known,
+            progress, self.track_options, keep_candidates, trace,
+        )  # fmt: skip
 
-    def _seg_hidden(self, hidden: torch.Tensor, input_ids: torch.Tensor, labels: torch.Tensor) -> list:
-        """Per sample, the hidden state [D] that predicts the first target `<|seg|>` (None if there is none)."""
-        found = []
-        seg = (input_ids == self.config.seg_token_id) & (labels == self.config.seg_token_id)
-        for b in range(input_ids.shape[0]):
-            idx = torch.nonzero(seg[b]).flatten()
-            found.append(hidden[b, idx[0] - 1] if len(idx) and idx[0] > 0 else None)
-        return found
+    def seg_positions(
+        self, input_ids: torch.Tensor, labels: torch.Tensor | None, b: int, every: bool
+    ) -> list:
+        """Positions (before each `<|seg|>`) whose hidden state prompts SAM2: every `<|seg|>` of sample b's
+        input (`every`), else the first target `<|seg|>` only."""
+        seg = input_ids[b] == self.config.seg_token_id
+        if not every and labels is not None:
+            seg = seg & (labels[b] == self.config.seg_token_id)
+        idx = [int(i) - 1 for i in torch.nonzero(seg).flatten() if i > 0]
+        return idx if every else idx[:1]
 
     def _batch_features(self, sam2_pixel_values, wanted: list[int]) -> dict[int, list[FrameFeatures]]:
         """SAM2 features of the frames of the `wanted` samples, one image-encoder call for all of them."""
@@ -165,41 +241,92 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
         bounds = np.cumsum([0] + [len(p) for p in pixels])
         return {b: feats[bounds[i] : bounds[i + 1]] for i, b in enumerate(wanted)}
 
-    def _track_sample(self, hidden, feats: list, targets, valid, prompt_frame) -> tuple[dict, torch.Tensor]:
-        """Loss terms and [T, S, S] mask logits of one sample's object (targets bool [T, S, S])."""
-        side = self.config.sam2_image_size
+    def _prompt_frame(self, targets, valid, prompt_frame) -> int:
+        """Frame 0 (track_mode 'forward'), else `prompt_frame`, else the first annotated non-empty frame."""
+        if self.config.track_mode == "forward":
+            return 0
+        if prompt_frame is not None:
+            return int(prompt_frame)
         present = targets.flatten(1).any(dim=1)
         visible = present if valid is None else present & valid
-        start = int(torch.nonzero(visible)[0]) if visible.any() else 0
-        start = int(prompt_frame) if prompt_frame is not None else start
-        # the prompt names an object that is there: its frame always writes the prompted mask to memory
-        gate, known = present.clone(), None if valid is None else valid.clone()
-        gate[start] = True
-        if known is not None:
-            known[start] = True
-        track = self.segment(hidden, feats.__getitem__, len(feats), start, present=gate, known=known)
-        logits = F.interpolate(track.mask_logits[:, None], size=(side, side), mode="bilinear")[:, 0]
-        return mask_loss_terms(logits, track.iou_scores, track.object_score_logits, targets, valid), logits
+        return int(torch.nonzero(visible)[0]) if visible.any() else 0
 
-    def _mask_losses(self, seg_hidden: list, sam2_pixel_values, mask_targets, mask_valid, prompt_frames):
-        side = self.config.sam2_image_size
-        wanted = [b for b, h in enumerate(seg_hidden) if h is not None and mask_targets[b] is not None]
-        features = self._batch_features(sam2_pixel_values, wanted)
-        terms, pred_masks = [], [None] * len(seg_hidden)
-        for b in wanted:
-            targets = resize_masks(mask_targets[b].to(self.device), (side, side))
+    def _track_sample(self, hiddens: torch.Tensor, feats: list, targets, valid, prompt_frame):
+        """Loss terms and per-object [O, T, S, S] mask logits of one sample (targets bool [O, T, S, S])."""
+        side, cfg = self.config.sam2_image_size, self.config
+        start = self._prompt_frame(targets[0], valid, prompt_frame)
+        tracks = []
+        for obj, hidden in enumerate(hiddens):
+            present = known = None
+            if cfg.memory_gate == "ground_truth":
+                # the prompt names an object that is there: its frame writes the prompted mask to memory
+                present = targets[obj].flatten(1).any(dim=1)
+                present[start] = True
+                known = None if valid is None else valid.clone()
+                if known is not None:
+                    known[start] = True
+            tracks.append(self.segment(hidden, feats.__getitem__, len(feats), start, present, known,
+                                       keep_candidates=True))  # fmt: skip
+        low = torch.stack([t.mask_logits for t in tracks])
+        logits = F.interpolate(low.flatten(0, 1)[:, None], size=(side, side), mode="bilinear")[:, 0]
+        logits = logits.view(len(tracks), -1, side, side)
+        if cfg.mask_loss_style == "unipixel":
+            terms = unipixel_loss_terms(
+                torch.stack([t.candidate_logits for t in tracks]), torch.stack([t.candidate_ious for t in tracks]),
+                torch.stack([t.object_score_logits for t in tracks]), targets,
+                (cfg.focal_loss_weight, cfg.dice_loss_weight), valid,
+            )  # fmt: skip
+        else:
+            per = [mask_loss_terms(logits[o], t.iou_scores, t.object_score_logits, targets[o], valid)
+                   for o, t in enumerate(tracks)]  # fmt: skip
+            terms = {k: torch.stack([p[k] for p in per]).mean() for k in per[0]}
+        return terms, logits
+
+    def _mask_losses(
+        self, prenorm, input_ids, labels, sam2_pixel_values, mask_targets, mask_valid, prompt_frames
+    ):
+        """Weighted mask loss (averaged over segmented samples), its terms, and per-sample mask logits."""
+        side, cfg = self.config.sam2_image_size, self.config
+        objects = {}
+        for b in range(input_ids.shape[0]):
+            if mask_targets[b] is None:
+                continue
+            every = mask_targets[b].dim() == 4
+            positions = self.seg_positions(input_ids, labels, b, every)
+            count = mask_targets[b].shape[1] if every else 1
+            if every and len(positions) != count:
+                raise InputError(f"sample {b}: {len(positions)} <|seg|> tokens but {count} target objects",
+                                 field="mask_targets")  # fmt: skip
+            if positions:
+                objects[b] = positions
+        features = self._batch_features(sam2_pixel_values, sorted(objects))
+        terms, pred_masks = [], [None] * input_ids.shape[0]
+        for b, positions in objects.items():
+            target = mask_targets[b].to(self.device)
+            target = target if target.dim() == 4 else target[:, None]  # [T, O, H, W]
+            target = resize_masks(target.flatten(0, 1), (side, side)).view(*target.shape[:2], side, side)
             valid = None if mask_valid is None or mask_valid[b] is None else mask_valid[b].to(self.device)
             prompt = None if prompt_frames is None else prompt_frames[b]
-            sample_terms, pred_masks[b] = self._track_sample(
-                seg_hidden[b], features[b], targets, valid, prompt
+            sample_terms, logits = self._track_sample(
+                prenorm[b, positions], features[b], target.transpose(0, 1), valid, prompt
             )
+            pred_masks[b] = logits if mask_targets[b].dim() == 4 else logits[0]
             terms.append(sample_terms)
         if not terms:
             return None, None, pred_masks
         mean = {k: torch.stack([t[k] for t in terms]).mean() for k in terms[0]}
-        cfg = self.config
-        weights = {"focal": cfg.focal_loss_weight, "dice": cfg.dice_loss_weight, "iou": cfg.iou_loss_weight}
-        weights["object_score"] = cfg.object_score_loss_weight
+        weights = {"focal": cfg.focal_loss_weight, "dice": cfg.dice_loss_weight, "iou": cfg.iou_loss_weight,
+                   "object_score": cfg.object_score_loss_weight}  # fmt: skip
+        if cfg.mask_loss_style == "unipixel":  # core loss / frames, per sample, then averaged
+            per_sample = []
+            for b, t in zip(objects, terms, strict=True):
+                frames = (
+                    len(features[b])
+                    if mask_valid is None or mask_valid[b] is None
+                    else int(mask_valid[b].sum())
+                )
+                per_sample.append(sum(weights[k] * v for k, v in t.items()) / max(frames, 1))
+            return torch.stack(per_sample).mean(), mean, pred_masks
         return sum(weights[k] * v for k, v in mean.items()), mean, pred_masks
 
     def forward(
@@ -225,27 +352,25 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
         ref_boxes=None,
         ref_times=None,
         mem_features: torch.Tensor | None = None,
+        refer_mask=None,
         frame_timestamps=None,
         **kwargs,
     ) -> EvqaOutput:
         """Qwen2.5-VL inputs (input_ids [B,L], attention_mask, labels [B,L] with -100 outside targets,
         pixel_values_videos, video_grid_thw [V,3], second_per_grid_ts [V] s, mm_token_type_ids [B,L], ...)
         plus EVQA's (per-sample lists, as `EvqaProcessor.collate` makes them): sam2_pixel_values [T,3,S,S],
-        mask_targets bool [T,H,W] or None, mask_valid bool [T] (False: frame not annotated), ref_boxes [R,4]
-        (0..1) and ref_times [R] (s) for the `<|ref|>` tokens; prompt_frames (optional [B] frame indices);
-        mem_features [N_mem, C] for the `<|mem|>` tokens. `frame_timestamps` (s) is accepted and unused:
-        time enters through `second_per_grid_ts`."""
-        del frame_timestamps
-        ref_prompts = _ref_prompts(ref_boxes, ref_times)
-        if (
-            inputs_embeds is None
-            and input_ids is not None
-            and (ref_prompts is not None or mem_features is not None)
-        ):
-            inputs_embeds = self.embed_inputs(input_ids, ref_prompts, mem_features)
+        mask_targets bool [T,H,W] (the first target `<|seg|>`) or [T,O,H,W] (every `<|seg|>` of the input)
+        or None, mask_valid bool [T] (False: frame not annotated), ref_boxes [R,4] (0..1) and ref_times [R]
+        (s) for the `<|ref|>` tokens with frame_timestamps [T] (s) of the sampled frames; prompt_frames
+        (optional [B] frame indices, track_mode 'bidirectional'); `<|mem|>` inputs as mem_features
+        [N_mem, M] or refer_mask (per video bool [grid_t, O, h, w], see `region_features`)."""
+        refs = self.ref_embeddings(ref_boxes, ref_times, frame_timestamps)
+        if refer_mask is not None and mem_features is None and pixel_values_videos is not None:
+            self.model.get_video_features(pixel_values_videos, video_grid_thw)
+            mem_features = self.region_features(refer_mask, video_grid_thw)
+        if inputs_embeds is None and input_ids is not None and (refs is not None or mem_features is not None):
+            inputs_embeds = self.embed_inputs(input_ids, refs, mem_features)
         want_masks = labels is not None and sam2_pixel_values is not None and mask_targets is not None
-        if want_masks:
-            kwargs["output_hidden_states"] = True
         out = super().forward(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -263,11 +388,12 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
             logits_to_keep=logits_to_keep,
             **kwargs,
         )
+        prenorm = self._final_norm_input
+        self._final_norm_input = None  # do not keep the activation past this call
         mask_loss, terms, pred_masks = None, None, None
         if want_masks:
-            seg_hidden = self._seg_hidden(out.hidden_states[-1], input_ids, labels)
             mask_loss, terms, pred_masks = self._mask_losses(
-                seg_hidden, sam2_pixel_values, mask_targets, mask_valid, prompt_frames
+                prenorm, input_ids, labels, sam2_pixel_values, mask_targets, mask_valid, prompt_frames
             )
         loss = None
         if out.loss is not None:
@@ -279,6 +405,7 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
             mask_loss_terms=terms,
             logits=out.logits,
             pred_masks=pred_masks,
+            prenorm_hidden=prenorm,
             past_key_values=out.past_key_values,
             hidden_states=out.hidden_states,
             attentions=out.attentions,

@@ -1,10 +1,13 @@
 """`EvqaPredictor`: one call from a video and a question to an answer letter, time segments and masks.
 
 The LLM sees frames sampled at `fps` (their true timestamps go into the rope positions) and generates with
-its KV cache. For the first `<|seg|>` it emits, the last-layer hidden state of the step that predicted it
-goes through `seg_head` into SAM2, which prompts the video frame at the start of the first predicted segment
-(frame 0 when there is none) and propagates through SAM2 memory to EVERY frame of the video (forward, then
-backward), frames encoded lazily in chunks. Masks are resized to the video's original size.
+its KV cache. Each `<|seg|>` is decoded on its own SAM2 state from the final norm's input at the position
+that predicts it: with `config.decode_all_seg` (UniPixel) every `<|seg|>` of the prompt and of the answer,
+else the first generated one. With `config.track_mode='forward'` (UniPixel) SAM2 prompts frame 0 and tracks
+forward; with 'bidirectional' it prompts the frame at the start of the first predicted segment (frame 0
+when there is none) and tracks forward, then backward. Every frame of the video is segmented, frames
+encoded lazily in chunks; masks are resized bilinearly to the video's original size and thresholded at 0.
+`EvqaPrediction.masks` is the union (OR) of the objects' masks, `object_masks` each object's.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ def llm_inputs(model: EvqaForConditionalGeneration, processor: EvqaProcessor, ex
 class EvqaPrediction:
     """letter: 'A'.. or None (unparsable); segments: [(start s, end s)]; masks: bool [N, H, W] for every
     frame of the video at its original size; frame_indices: int64 [T] frames the LLM saw; raw_text: the
-    generated text (special tokens kept); meta: fps, timestamps, prompt frame, answer-parse status."""
+    generated text (special tokens kept); meta: fps, timestamps, prompt frame, answer-parse status;
+    object_masks: bool [K, N, H, W], one per decoded `<|seg|>` (masks = their union)."""
 
     letter: str | None
     segments: list[tuple[float, float]]
@@ -52,6 +56,7 @@ class EvqaPrediction:
     frame_indices: np.ndarray
     raw_text: str
     meta: dict = field(default_factory=dict)
+    object_masks: np.ndarray | None = None
 
 
 class _Video:
@@ -135,20 +140,19 @@ class EvqaPredictor:
             for v, idx, (_, q, c) in zip(videos, indices, items, strict=True)
         ]
         inputs = llm_inputs(self.model, self.processor, examples)
-        out = self.model.generate(
-            **inputs,
-            max_new_tokens=self.max_new_tokens,
-            do_sample=False,
-            output_hidden_states=True,
-            return_dict_in_generate=True,
-        )
+        self.model._final_norm_trace = []
+        try:
+            sequences = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
+            states = torch.cat(self.model._final_norm_trace, dim=1)  # [B, L - 1, D] final-norm inputs
+        finally:
+            self.model._final_norm_trace = None
         prompt_len = inputs["input_ids"].shape[1]
         results = []
         for b, (video, idx, (_, _, candidates)) in enumerate(zip(videos, indices, items, strict=True)):
-            tokens = out.sequences[b, prompt_len:].tolist()
+            tokens = sequences[b, prompt_len:].tolist()
             text = self._text(tokens)
-            seg_hidden = self._seg_hidden(out.hidden_states, tokens, b)
-            results.append(self.assemble(video, idx, text, candidates, seg_hidden))
+            hidden = [states[b, p] for p in self.seg_positions(sequences[b].tolist(), prompt_len)]
+            results.append(self.assemble(video, idx, text, candidates, hidden))
         return results
 
     def _text(self, tokens: list[int]) -> str:
@@ -156,44 +160,47 @@ class EvqaPredictor:
         end = next((i for i, t in enumerate(tokens) if t in (ids["im_end"], ids["pad"])), len(tokens))
         return self.processor.decode(tokens[:end]).strip()
 
-    def _seg_hidden(self, step_hidden: tuple, tokens: list[int], b: int) -> torch.Tensor | None:
-        """Last-layer hidden state [D] of the step that produced the first `<|seg|>` (None if none)."""
-        seg_id = self.processor.token_ids["seg"]
-        end_ids = (self.processor.token_ids["im_end"], self.processor.token_ids["pad"])
-        for step, token in enumerate(tokens):
-            if token in end_ids:
-                return None
-            if token == seg_id:
-                return step_hidden[step][-1][b, -1]
-        return None
+    def seg_positions(self, sequence: list[int], prompt_len: int) -> list[int]:
+        """Positions whose state predicts a decoded `<|seg|>` in prompt + answer (up to the answer's end):
+        every one (`config.decode_all_seg`), else the first generated one."""
+        ids = self.processor.token_ids
+        end = next((i for i in range(prompt_len, len(sequence)) if sequence[i] in (ids["im_end"], ids["pad"])),
+                   len(sequence))  # fmt: skip
+        positions = [i - 1 for i in range(1, end) if sequence[i] == ids["seg"]]
+        if not self.model.config.decode_all_seg:
+            positions = [p for p in positions if p + 1 >= prompt_len][:1]
+        return positions
 
     def assemble(
         self, video, frame_indices: np.ndarray, text: str, candidates, seg_hidden, video_fps=None
     ) -> EvqaPrediction:
-        """Generated `text` + the `<|seg|>` hidden state [D] (or None) -> EvqaPrediction: the answer letter
-        and segments parsed from the text, masks propagated from the frame at the first segment's start."""
+        """Generated `text` + the decoded `<|seg|>` states (a list of [D], one [D], or None) ->
+        EvqaPrediction: the answer letter and segments parsed from the text, each object's masks from its
+        own SAM2 run (see the module docstring) and their union."""
         video = video if isinstance(video, _Video) else _Video(video, video_fps)
         idx = np.asarray(frame_indices)
         parse = extract_answer(text, candidates)
         segments = extract_segments(text)
+        hiddens = (
+            [] if seg_hidden is None else [seg_hidden] if torch.is_tensor(seg_hidden) else list(seg_hidden)
+        )
         prompt_frame = 0
-        if segments:
+        if segments and self.model.config.track_mode == "bidirectional":
             prompt_frame = int(
                 np.clip(round(min(s for s, _ in segments) * video.fps), 0, video.num_frames - 1)
             )
-        if seg_hidden is not None:
-            masks = self.segment_video(video, seg_hidden, prompt_frame)
-        else:
-            masks = np.zeros((video.num_frames, *video.size), dtype=bool)
+        objects = np.stack([self.segment_video(video, h, prompt_frame) for h in hiddens]) if hiddens else \
+            np.zeros((0, video.num_frames, *video.size), dtype=bool)  # fmt: skip
+        masks = objects.any(axis=0)
         meta = {"fps": self.fps, "timestamps": (idx / video.fps).tolist(), "answer_status": parse.status,
-                "prompt_frame": prompt_frame, "segmented": seg_hidden is not None}  # fmt: skip
-        return EvqaPrediction(parse.letter, segments, masks, idx.astype(np.int64), text, meta)
+                "prompt_frame": prompt_frame, "segmented": bool(hiddens), "objects": len(hiddens)}  # fmt: skip
+        return EvqaPrediction(parse.letter, segments, masks, idx.astype(np.int64), text, meta, objects)
 
     def segment_video(
         self, video, seg_hidden: torch.Tensor, prompt_frame: int = 0, video_fps=None
     ) -> np.ndarray:
-        """Masks bool [N, H, W] of the object whose `<|seg|>` hidden state [D] is given, on every frame
-        (empty where SAM2's object score says the object is absent)."""
+        """Masks bool [N, H, W] of the object whose `<|seg|>` state [D] (final-norm input) is given, on
+        every frame (empty where SAM2's object score says the object is absent)."""
         video = video if isinstance(video, _Video) else _Video(video, video_fps)
         if not 0 <= prompt_frame < video.num_frames:
             raise InputError(

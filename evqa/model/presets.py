@@ -42,6 +42,12 @@ SAM2_PRESETS = {
 SAM2_HUB_IDS = {"tiny": "facebook/sam2.1-hiera-tiny", "base": "facebook/sam2.1-hiera-base-plus"}
 SAM2_HUB_IDS["large"] = "facebook/sam2.1-hiera-large"
 PRESETS = ("tiny", "3b", "7b")
+# EVQA's original behaviour, kept by the tiny preset (trained from scratch by the CPU demo); 3b/7b and
+# converted UniPixel checkpoints use `EvqaConfig`'s defaults, which are UniPixel's.
+EVQA_ORIGINAL = dict(focal_loss_weight=20.0, dice_loss_weight=1.0, iou_loss_weight=1.0, object_score_loss_weight=1.0,
+                     mask_loss_style="evqa", memory_gate="ground_truth", multimask_output=False,
+                     sam2_prompt_layout="evqa", track_mode="bidirectional", decode_all_seg=False,
+                     mrope_text_positions="transformers_5")  # fmt: skip
 TINY_SAM2_SIZE = 128
 TINY_FRAME_PIXELS = 112 * 112
 
@@ -143,6 +149,7 @@ def evqa_config(preset: str, sam2: str | None = None, tokenizer=None) -> EvqaCon
         ref_token_id=ids["ref"],
         mem_token_id=ids["mem"],
         num_seg_prompt_tokens=2,
+        **(EVQA_ORIGINAL if preset == "tiny" else {}),
     )
 
 

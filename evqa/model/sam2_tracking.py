@@ -6,10 +6,15 @@ training cannot use it. This module drives the same sub-modules (`vision_encoder
 keeps the autograd graph: one frame is prompted with sparse embeddings (from the LLM's `<|seg|>` state); the
 others are decoded from memory-conditioned features, where the memory bank holds the prompted frame and the
 `num_maskmem - 1` frames processed just before (memory encoder over each frame's predicted mask) plus object
-pointers. Frames after the prompted one are tracked forward, earlier frames backward, as in SAM2.
+pointers. Frames after the prompted one are tracked forward; with `backward=True` earlier frames are then
+tracked backward from the prompted frame.
 
-Single-mask output (no multimask selection) is used everywhere: the prompt is an embedding, not a click, so
-the click ambiguity multimask resolves does not arise.
+`TrackOptions` selects the behaviour. UniPixel's (the defaults): multimask output on every frame (the
+candidate with the highest predicted IoU is kept, first on ties, and its output token becomes the object
+pointer); the prompted frame's sparse prompt is [not-a-point, not-a-point, prompt tokens...] and tracked
+frames get the two not-a-point rows; in inference a frame whose object score is <= 0 gets -1024 mask logits
+and the no-object pointer; in training the predicted object score drives memory and pointers. EVQA's
+original behaviour is available: single mask, prompt tokens alone, ground-truth presence gating.
 """
 
 from __future__ import annotations
@@ -30,13 +35,34 @@ FrameFeatures = tuple[list[torch.Tensor], torch.Tensor]
 class TrackOutput:
     """Per-frame SAM2 outputs of one object, frames in video order.
 
-    mask_logits: [T, S4, S4] low-resolution mask logits (S4 = 4 * feature side, 1/4 of the SAM2 image side).
-    iou_scores: [T] predicted IoU of each mask. object_score_logits: [T] object-presence logits.
+    mask_logits: [T, S4, S4] low-resolution logits of the chosen mask (S4 = 4 * feature side).
+    iou_scores: [T] predicted IoU of the chosen mask. object_score_logits: [T] object-presence logits.
+    candidate_logits / candidate_ious: [T, M, S4, S4] / [T, M] every decoded candidate (M = 3 with multimask
+        output, else 1), kept when `track_object(keep_candidates=True)` (training), else None.
+    best_index: [T] int64 index of the chosen candidate.
     """
 
     mask_logits: torch.Tensor
     iou_scores: torch.Tensor
     object_score_logits: torch.Tensor
+    candidate_logits: torch.Tensor | None = None
+    candidate_ious: torch.Tensor | None = None
+    best_index: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class TrackOptions:
+    """How `track_object` decodes (see the module docstring); defaults are UniPixel's.
+
+    multimask: 3 candidates per frame, best predicted IoU kept (False: SAM2's single mask).
+    prompt_layout: 'unipixel' ([not-a-point x2, prompt tokens] / [not-a-point x2]) or 'evqa' (prompt tokens
+        alone / one padding point from the prompt encoder).
+    backward: after tracking forward from the prompted frame, track the earlier frames backward.
+    """
+
+    multimask: bool = True
+    prompt_layout: str = "unipixel"
+    backward: bool = False
 
 
 def encode_frames(sam2: Sam2VideoModel, pixel_values: torch.Tensor) -> list[FrameFeatures]:
@@ -52,12 +78,39 @@ def encode_frames(sam2: Sam2VideoModel, pixel_values: torch.Tensor) -> list[Fram
     return [([lvl[t : t + 1] for lvl in levels], pos[t : t + 1]) for t in range(num)]
 
 
-def _decode(
-    sam2: Sam2VideoModel, feats: FrameFeatures, pix_feat: torch.Tensor, sparse: torch.Tensor | None, image_pe
-):
-    """Mask decoder on one frame; sparse [1,1,N,C] prompt embeddings, or None for an unprompted frame;
-    image_pe: SAM2's image-wide positional embeddings [1, C, h, w]."""
-    if sparse is None:
+def fit_memory_width(sam2: Sam2VideoModel) -> Sam2VideoModel:
+    """Give memory attention's cross-attention keys/values the memory width of the config.
+
+    transformers builds `cross_attn_image.k_proj / v_proj` with 64 inputs whatever
+    `memory_encoder_output_channels` is (64 in every released SAM2); a SAM2 with another memory width
+    (e.g. UniPixel's tiny test configs) needs them `memory_encoder_output_channels` wide."""
+    width = sam2.config.memory_encoder_output_channels
+    for layer in sam2.memory_attention.layers:
+        attn = layer.cross_attn_image
+        for name in ("k_proj", "v_proj"):
+            proj = getattr(attn, name)
+            if proj.in_features != width:
+                setattr(attn, name, torch.nn.Linear(width, proj.out_features, dtype=proj.weight.dtype))
+        attn.kv_in_dim = width
+    return sam2
+
+
+def _not_a_point_rows(sam2: Sam2VideoModel, like: torch.Tensor) -> torch.Tensor:
+    """[1, 1, 2, C]: the empty point SAM2 adds when there are no points plus its padding point, both
+    `not_a_point_embed` (what Meta's prompt encoder gives for label -1)."""
+    row = sam2.prompt_encoder.not_a_point_embed.weight.to(like.dtype)
+    return row.reshape(1, 1, 1, -1).expand(1, 1, 2, -1)
+
+
+def _decode(sam2: Sam2VideoModel, feats: FrameFeatures, pix_feat, sparse, image_pe, options: TrackOptions):
+    """Mask decoder on one frame -> (candidate logits [1, M, S4, S4], ious [1, M], tokens [1, M, C], object
+    score [1, 1]). sparse: [1, 1, N, C] prompt embeddings, or None for a tracked frame."""
+    if options.prompt_layout == "unipixel":
+        rows = _not_a_point_rows(sam2, pix_feat)
+        sparse = rows if sparse is None else torch.cat([rows, sparse.to(pix_feat.dtype)], dim=2)
+        dense = sam2.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)
+        dense = dense.expand(1, -1, *pix_feat.shape[-2:])
+    elif sparse is None:
         points = pix_feat.new_zeros(1, 1, 1, 2)
         labels = -torch.ones(1, 1, 1, dtype=torch.int32, device=pix_feat.device)
         sparse, dense = sam2.prompt_encoder(points, labels, None, None)
@@ -68,16 +121,25 @@ def _decode(
         image_positional_embeddings=image_pe,
         sparse_prompt_embeddings=sparse.to(pix_feat.dtype),
         dense_prompt_embeddings=dense.to(pix_feat.dtype),
-        multimask_output=False,
+        multimask_output=options.multimask,
         high_resolution_features=feats[0][:-1],
     )
-    return masks[:, 0, 0], iou[:, 0, 0], tokens[:, 0, 0], obj[:, 0, 0]
+    return masks[:, 0], iou[:, 0], tokens[:, 0], obj[:, 0]
 
 
-def _memorise(sam2: Sam2VideoModel, feats: FrameFeatures, mask_logits: torch.Tensor, present: torch.Tensor):
-    """Memory-encoder features of one frame's prediction -> (memory [hw,1,Cm], position [hw,1,Cm])."""
+def _memorise(
+    sam2: Sam2VideoModel, feats: FrameFeatures, mask_logits: torch.Tensor, present: torch.Tensor, blank: bool
+):
+    """Memory-encoder features of one frame's prediction -> (memory [hw,1,Cm], position [hw,1,Cm]).
+
+    mask_logits: [1, S4, S4] chosen low-res logits; present: bool [1, 1, 1]; blank: replace the logits of
+    an absent object by SAM2's no-object score first."""
     side = sam2.prompt_encoder.mask_input_size[0] * 4
-    gated = torch.where(present, mask_logits, torch.full_like(mask_logits, NO_OBJ_SCORE))
+    gated = (
+        torch.where(present, mask_logits, torch.full_like(mask_logits, NO_OBJ_SCORE))
+        if blank
+        else mask_logits
+    )
     masks = F.interpolate(gated[None].float(), size=(side, side), mode="bilinear", align_corners=False)
     masks = torch.sigmoid(masks.to(mask_logits.dtype)) * sam2.config.sigmoid_scale_for_mem_enc
     masks = masks + sam2.config.sigmoid_bias_for_mem_enc
@@ -144,19 +206,31 @@ def track_object(
     present: torch.Tensor | None = None,
     known: torch.Tensor | None = None,
     progress: Callable | None = None,
+    options: TrackOptions | None = None,
+    keep_candidates: bool = False,
+    trace: dict | None = None,
 ) -> TrackOutput:
-    """Segment one object in every frame: prompt `prompt_frame`, then propagate forward and backward.
+    """Segment one object in every frame: prompt `prompt_frame`, propagate forward (then backward).
 
     Args:
         sam2: the SAM2 parts. frame_features: t -> FrameFeatures (a list's `__getitem__`, or a lazy encoder).
         num_frames: T. prompt_embeddings: [N, C] sparse prompt embeddings (C = SAM2 hidden size).
         prompt_frame: index in 0..T-1 of the prompted frame.
-        present: optional bool [T]; when given (training) it gates memory and object pointers instead of the
-            predicted object score, so the memory path carries the prompted mask from the first step on.
-        known: optional bool [T]; frames where it is False use the predicted object score after all.
+        present: optional bool [T]; when given it gates memory and object pointers instead of the predicted
+            object score (EVQA's ground-truth gating). known: optional bool [T]; frames where it is False
+            use the predicted object score after all.
         progress: optional wrapper for the frame iterator (e.g. tqdm).
+        options: `TrackOptions` (UniPixel's by default). keep_candidates: also return every candidate.
+        trace: optional dict that receives per-frame lists of intermediate tensors (`pix_feat_with_mem`,
+            `sparse_prompt`, `raw_logits`, `obj_ptr`, `maskmem_features`, `maskmem_pos_enc`), keyed by
+            frame, for parity checks.
+    In inference (`sam2.training` False) the candidates of a frame whose object score is <= 0 become -1024
+    before the choice, as in SAM2's video predictor; training keeps the decoder's logits.
     """
-    order = list(range(prompt_frame, num_frames)) + list(range(prompt_frame - 1, -1, -1))
+    options = options or TrackOptions()
+    order = list(range(prompt_frame, num_frames))
+    if options.backward:
+        order += list(range(prompt_frame - 1, -1, -1))
     results: dict[int, tuple] = {}
     cond: dict = {}
     recent: list = []  # (memory, pos, pointer) of frames processed in the current direction, newest last
@@ -169,20 +243,47 @@ def track_object(
             recent = []  # the backward pass starts from the prompted frame only
         if t == prompt_frame:
             pix = feats[0][-1] + sam2.no_memory_embedding.permute(0, 2, 1).unsqueeze(-1)
-            out = _decode(sam2, feats, pix, prompt_embeddings[None, None], image_pe)
+            sparse = prompt_embeddings[None, None]
         else:
             bank, pointers = _memory_of(sam2, cond, recent, abs(t - prompt_frame), max_ptrs)
             pix = _condition_on_memory(sam2, feats, bank, pointers, max_ptrs)
-            out = _decode(sam2, feats, pix, None, image_pe)
-        masks, iou, token, obj = out
+            sparse = None
+        raw, ious, tokens, obj = _decode(sam2, feats, pix, sparse, image_pe, options)
+        candidates = raw
+        if not sam2.training and present is None:
+            candidates = torch.where(obj[:, :, None, None] > 0, raw, torch.full_like(raw, NO_OBJ_SCORE))
+        best = torch.argmax(ious, dim=-1)  # [1]; first index on ties
+        masks = candidates[0, best]  # [1, S4, S4]
+        token = tokens[0, best] if tokens.shape[1] > 1 else tokens[:, 0]
         use_truth = present is not None and (known is None or bool(known[t]))
-        is_present = present[t].reshape(1) if use_truth else obj > 0
+        is_present = present[t].reshape(1) if use_truth else obj[:, 0] > 0
         gate = is_present.to(token.dtype)[:, None]
         pointer = gate * sam2.object_pointer_proj(token) + (1 - gate) * sam2.no_object_pointer
-        memory, pos = _memorise(sam2, feats, masks, is_present[:, None, None])
+        memory, pos = _memorise(sam2, feats, masks, is_present[:, None, None], blank=use_truth)
         if t == prompt_frame:
             cond = {"memory": memory, "pos": pos, "pointer": pointer}
         else:
             recent = [*recent[-(keep - 1) :], (memory, pos, pointer)] if keep > 1 else []
-        results[t] = (masks[0], iou[0], obj[0])
-    return TrackOutput(*(torch.stack([results[t][i] for t in range(num_frames)]) for i in range(3)))
+        results[t] = (masks[0], ious[0, best[0]], obj[0, 0], candidates[0], ious[0], best[0])
+        if trace is not None:
+            for key, value in (("pix_feat_with_mem", pix[0]), ("sparse_prompt", None), ("raw_logits", raw[0]),
+                               ("obj_ptr", pointer[0]), ("maskmem_features", memory), ("maskmem_pos_enc", pos)):  # fmt: skip
+                if key == "sparse_prompt":
+                    value = _decoder_sparse(sam2, pix, sparse, options)
+                trace.setdefault(key, {})[t] = value.detach()
+    stack = [torch.stack([results[t][i] for t in range(num_frames)]) for i in range(6)]
+    if not keep_candidates:
+        stack[3] = stack[4] = None
+    return TrackOutput(*stack)
+
+
+def _decoder_sparse(sam2: Sam2VideoModel, pix: torch.Tensor, sparse, options: TrackOptions) -> torch.Tensor:
+    """The sparse prompt rows [N, C] the decoder got on a frame (for traces)."""
+    if options.prompt_layout == "unipixel":
+        rows = _not_a_point_rows(sam2, pix)
+        return (rows if sparse is None else torch.cat([rows, sparse.to(pix.dtype)], dim=2))[0, 0]
+    if sparse is None:
+        points = pix.new_zeros(1, 1, 1, 2)
+        labels = -torch.ones(1, 1, 1, dtype=torch.int32, device=pix.device)
+        return sam2.prompt_encoder(points, labels, None, None)[0][0, 0]
+    return sparse[0, 0]

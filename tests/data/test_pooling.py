@@ -98,3 +98,95 @@ def test_errors():
         pool_frames(frames, [-1.0, 0.5], "wa")
     pooled, times = pool_frames(frames[:0], [], "wae")
     assert pooled.shape == (0, 2, 3, 3) and times.shape == (0,)
+
+
+def _png_folder(tmp_path, values, h=4, w=6):
+    from PIL import Image
+
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for i, v in enumerate(values):
+        Image.fromarray(np.full((h, w, 3), v, dtype=np.uint8)).save(folder / f"frame_{i:04d}.png")
+    return folder
+
+
+# A 6-fps frame folder of 10 lossless frames with values 0, 10, ..., 90: second 0 holds frames 0-5,
+# second 1 frames 6-9.
+#   WAR s0: w = [1, 4, 9, 16, 25, 36] (sum 91): (40 + 180 + 480 + 1000 + 1800) / 91 = 38.46 -> 38
+#   WAR s1: w = [1, 4, 9, 16] (sum 30): (60 + 280 + 720 + 1440) / 30               = 83.33 -> 83
+#   WA  s1: w = [0.1, 0.4, 0.7, 1.0] (sum 2.2): (6 + 28 + 56 + 90) / 2.2           = 81.82 -> 82
+def test_frame_loader_pools_one_image_per_second(tmp_path):
+    from evqa.baselines.frames import Sampling, load_frames
+
+    folder = _png_folder(tmp_path, [10 * i for i in range(10)])
+    got = load_frames(folder, Sampling(pooling="war"))
+    assert got.frames.shape == (2, 4, 6, 3)
+    assert got.frames[:, 0, 0, 0].tolist() == [38, 83]
+    assert got.timestamps.tolist() == [0.0, 1.0] and got.indices.tolist() == [0, 6]
+    assert load_frames(folder, Sampling(pooling="wa")).frames[1, 2, 3].tolist() == [82, 82, 82]
+    plan = load_frames(folder, Sampling(pooling="war"), decode=False)
+    assert plan.frames is None and plan.timestamps.tolist() == [0.0, 1.0] and plan.indices.tolist() == [0, 6]
+    # --max-frames 1 keeps one second (the first), pooled from all six of its frames
+    one = load_frames(folder, Sampling(pooling="war", max_frames=1))
+    assert one.frames[:, 0, 0, 0].tolist() == [38] and one.timestamps.tolist() == [0.0]
+
+
+def test_pooling_is_a_training_and_inference_option(tmp_path):
+    import argparse
+
+    from evqa.baselines.cli_run import sampling_from
+    from evqa.errors import ConfigError
+    from evqa.training.hf_vlm.arguments import HfVlmDataArguments
+    from evqa.training.hf_vlm.train import sampling_of
+
+    args = argparse.Namespace(fps=None, num_frames=None, max_frames=16, max_size=None, pooling="bblf")
+    assert sampling_from(args).pooling == "bblf" and sampling_from(args).fps == 1.0
+    assert sampling_of(HfVlmDataArguments(pooling="wae")).pooling == "wae"
+    with pytest.raises(ConfigError, match="unknown pooling 'mean'"):
+        HfVlmDataArguments(pooling="mean")
+
+
+def test_pooling_grid_writes_one_summary_per_cell_and_a_table(tmp_path, monkeypatch):
+    import json
+
+    from evqa.cli.main import main
+    from evqa.training.pooling_grid import main as grid_main
+    from tests.baselines import fake_api
+
+    data = tmp_path / "tvqa"
+    assert main(["synth", "--benchmark", "tvqa", "--out", str(data), "--num-items", "6"]) == 0
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with fake_api.FakeOpenAI() as server:  # replies "The answer is A." to every MCQ
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        argv = ["--benchmark", "tvqa", "--data-dir", str(data), "--model", "gpt-4o", "--train", "base=",
+                "--eval-pooling", "none", "wa", "--out", str(tmp_path / "grid"), "--", "--max-size", "32",
+                "--no-progress"]  # fmt: skip
+        assert grid_main(argv) == 0
+        assert len(server.requests) == 12  # 6 items x 2 cells
+    grid = json.loads((tmp_path / "grid" / "grid.json").read_text())
+    from evqa.benchmarks.registry import get_benchmark
+
+    records = get_benchmark("tvqa").load(get_benchmark("tvqa").locate(data))
+    expected = 100.0 * sum(r.answer_idx == 0 for r in records) / len(records)
+    for pooling in ("none", "wa"):
+        summary = json.loads((tmp_path / "grid" / "base" / f"{pooling}.summary.json").read_text())
+        assert (
+            grid["cells"]["base"][pooling]["value"]
+            == pytest.approx(expected)
+            == summary["metrics"]["accuracy"]
+        )
+    # pooled cell: 12 frames at 6 fps -> 2 pooled images at 0 s and 1 s
+    pred = json.loads((tmp_path / "grid" / "base" / "wa.json").read_text())
+    assert all(r["meta"]["timestamps"] == [0.0, 1.0] for r in pred.values())
+    table = (tmp_path / "grid" / "grid.md").read_text()
+    header, _, row = table.splitlines()[:3]
+    assert [c.strip() for c in header.strip("|").split("|")] == ["train \\ eval (Acc)", "none", "wa"]
+    assert [c.strip(" *") for c in row.strip("|").split("|")] == [
+        "base",
+        f"{expected:.2f}",
+        f"{expected:.2f}",
+    ]
+    assert (
+        grid_main([*argv[: argv.index("--train")], "--train", "x=" + str(tmp_path / "nope"), "--out", "o"])
+        == 2
+    )

@@ -89,3 +89,40 @@ def test_edges_and_errors():
         [{"qid": 10, "show_name": 3}, {"qid": 11, "show_name": 4}], by="show_name", n=2
     )
     assert subset.qids == ["10", "11"] and set(subset.stats["strata"]) == {"3", "4"}
+
+
+def test_data_subset_cli_writes_rows_stats_and_qids(tmp_path, capsys):
+    import json
+
+    from evqa.cli.main import main
+
+    rows = _rows({"friends": 6, "bbt": 3, "house": 1})
+    src = tmp_path / "tvqa_val.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    argv = ["data", "subset", str(src), "--by", "show_name", "--n", "5", "--seed", "42"]
+    assert main(argv) == 0
+    out = tmp_path / "tvqa_val_5_seed42.jsonl"
+    chosen = [json.loads(line) for line in out.read_text().splitlines()]
+    stats = json.loads((tmp_path / "tvqa_val_5_seed42.stats.json").read_text())
+    qids = (tmp_path / "tvqa_val_5_seed42.qids.txt").read_text().splitlines()
+    # quotas 3, 1.5, 0.5: floors 3, 1, 0; the one row left goes to bbt (remainder 0.5 ties, larger stratum)
+    assert {k: v["take"] for k, v in stats["strata"].items()} == {"bbt": 2, "friends": 3, "house": 0}
+    assert stats["n"] == 5 and stats["seed"] == 42 and stats["by"] == "show_name"
+    assert qids == [r["qid"] for r in chosen] == stratified_subset(rows, by="show_name", n=5).qids
+    assert chosen == [r for r in rows if r["qid"] in set(qids)]  # the rows themselves, in input order
+    assert "5 of 10 rows (3 show_name strata)" in capsys.readouterr().out
+    # the same command again writes the same bytes
+    before = out.read_bytes()
+    assert main([*argv, "--out", str(tmp_path / "again.jsonl")]) == 0
+    assert (tmp_path / "again.jsonl").read_bytes() == before
+    assert (tmp_path / "again.qids.txt").is_file() and (tmp_path / "again.stats.json").is_file()
+
+
+def test_data_subset_cli_errors(tmp_path, capsys):
+    from evqa.cli.main import main
+
+    assert main(["data", "subset", str(tmp_path / "missing.jsonl"), "--by", "show_name", "--n", "1"]) == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"qid": 1, "show_name": "a"}\n{"qid": 2\n')
+    assert main(["data", "subset", str(bad), "--by", "show_name", "--n", "1"]) == 2
+    assert "line 2" in capsys.readouterr().err

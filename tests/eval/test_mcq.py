@@ -76,3 +76,19 @@ def test_cli_unrelated_prediction_file(mcq_files, tmp_path, capsys):
     pred.write_text(json.dumps({"zz": {"answer": "A"}}))
     assert main(["eval-mcq", str(pred), "--data_file", str(mcq_files["data_file"])]) == 2
     assert "no prediction matches" in capsys.readouterr().err
+
+
+def test_results_extras_evidence_backed_and_ci(mcq_files):
+    from evqa.eval.results_extras import add_mcq_extras
+
+    res = evaluate_mcq(PREDS, **{k: str(v) for k, v in mcq_files.items()})
+    assert res["qa"]["correct_entries"] == ["m1", "m2"] and res["temporal"]["correct_entries"] == ["m1"]
+    add_mcq_extras(res, mcq_files["data_file"], mcq_files["distractors_file"], mcq_files["mask_file"], PREDS)
+    # m1: qa, time and spatial right; m2: qa right, time unparsable; m3: failed -> 1 of 3
+    assert res["evidence_backed"]["correct"] == 1 and res["evidence_backed"]["total"] == 3
+    assert res["evidence_backed"]["accuracy"] == pytest.approx(100 / 3, abs=1e-4)
+    assert res["overall_accuracy"] == pytest.approx(100 * 4 / 7)  # the scorer's own number is unchanged
+    for key in ("qa", "time_evidence", "spatial_evidence", "overall", "evidence_backed"):
+        lo, hi = res["ci"][key]
+        assert 0.0 <= lo <= hi <= 100.0
+    assert res["units"]["overall_accuracy"] == "percent"

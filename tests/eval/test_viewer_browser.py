@@ -97,7 +97,7 @@ def _metric_cells(page, table: str) -> dict:
 def test_summary_numbers_equal_the_results_json(page, ab_report):
     _open(page, ab_report.as_uri())
     cells = _metric_cells(page, "Metrics")
-    sections = {"Acc": ("qa_metrics", "accuracy"), "mIoU": ("temporal_metrics", "mIoU"),
+    sections = {"Acc": ("qa_metrics", "accuracy"), "EB-Acc": ("evidence_backed", "accuracy"), "mIoU": ("temporal_metrics", "mIoU"),
                 "TIoP@0.5": ("temporal_metrics", "TIoP@0.5"), "t-mean": ("temporal_metrics", "t_mean"),
                 "J": ("mask_metrics", "J"), "J&F": ("mask_metrics", "J&F")}  # fmt: skip
     for run, name in enumerate("AB"):

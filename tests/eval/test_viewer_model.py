@@ -16,6 +16,7 @@ from test_viewer_data import (
 )
 
 from evqa.errors import ConfigError
+from evqa.eval.results_extras import add_gen_extras
 from evqa.eval.st_evidence import evaluate_gen
 from evqa.eval.viewer import FAILURE_TYPES, classify_failure
 from evqa.eval.viewer.frames import choose_frames, spread
@@ -71,10 +72,14 @@ def test_failure_details_say_why(ab):
 def test_numbers_are_the_scorers(ab, run):
     report, out, pred_b = ab
     expected = _scorer([PRED_A, pred_b][run])
+    add_gen_extras(
+        expected, GT_CSV, [PRED_A, pred_b][run]
+    )  # the viewer adds evidence-backed accuracy and CIs
     written = json.loads((out / report.runs[run].results_file).read_text())
     for results in (written, expected):
         results.pop("metadata")
     assert written == json.loads(json.dumps(expected))
+    assert written["evidence_backed"]["accuracy"] == report.tables[0].rows[run]["values"]["EB-Acc"]
     main = report.tables[0]
     assert main.title == "Metrics" and main.rows[run]["run"] == run
     values = main.rows[run]["values"]

@@ -228,12 +228,24 @@ def test_unipixel_gamma_spelling_and_identity_projection():
 
 # ---- part 2: a whole UniPixel checkpoint --------------------------------------------------------------
 HIDDEN = 32
-DROPPED = {  # UniPixel's ref/mem bridges (inputs differ from ours): reported, not converted
-    "ref_encoder.point_embeddings.0.weight": (1, 64),
-    "ref_proj.1.weight": (HIDDEN, 384),
-    "tem_pe.positional_encoding_gaussian_matrix": (1, 32),
-    "msk_proj.0.weight": (64, 64),
-}
+C = 64  # SAM2 width of tiny_sam2_config; the vision merger is 16 x 2^2 = 64 wide
+HEADS = {  # UniPixel's `<|ref|>` and `<|mem|>` modules (shapes as UniPixel builds them)
+    **{f"ref_encoder.point_embeddings.{i}.weight": (1, C) for i in range(4)},
+    "ref_encoder.not_a_point_embed.weight": (1, C), "ref_encoder.no_mask_embed.weight": (1, C),
+    "ref_encoder.pe_layer.positional_encoding_gaussian_matrix": (2, C // 2),
+    "ref_encoder.mask_downscaling.0.weight": (4, 1, 2, 2), "ref_encoder.mask_downscaling.0.bias": (4,),
+    "ref_encoder.mask_downscaling.1.weight": (4,), "ref_encoder.mask_downscaling.1.bias": (4,),
+    "ref_encoder.mask_downscaling.3.weight": (16, 4, 2, 2), "ref_encoder.mask_downscaling.3.bias": (16,),
+    "ref_encoder.mask_downscaling.4.weight": (16,), "ref_encoder.mask_downscaling.4.bias": (16,),
+    "ref_encoder.mask_downscaling.6.weight": (C, 16, 1, 1), "ref_encoder.mask_downscaling.6.bias": (C,),
+    "ref_proj_single.weight": (3 * C, 2 * C), "ref_proj_single.bias": (3 * C,),
+    "ref_proj_double.weight": (3 * C, 3 * C), "ref_proj_double.bias": (3 * C,),
+    "ref_proj.1.weight": (HIDDEN, 6 * C), "ref_proj.1.bias": (HIDDEN,),
+    "tem_pe.positional_encoding_gaussian_matrix": (1, C // 2), "tem_emb.weight": (1, C),
+    "tem_proj.weight": (3 * C, C), "tem_proj.bias": (3 * C,),
+    "msk_proj.0.weight": (64, 64), "msk_proj.0.bias": (64,), "msk_proj.2.weight": (HIDDEN, 64),
+    "msk_proj.2.bias": (HIDDEN,),
+}  # fmt: skip
 
 
 def _tiny_qwen_config(tokenizer) -> Qwen2_5_VLConfig:
@@ -275,7 +287,8 @@ def unipixel(tmp_path_factory):
     state = {_legacy(k): v for k, v in qwen.state_dict().items()}
     state.update({f"sam2.{k}": v for k, v in meta.state_dict().items()})
     state.update({f"seg_head.{k}": v for k, v in seg_head.state_dict().items()})
-    state.update({k: torch.randn(shape) for k, shape in DROPPED.items()})
+    heads = {k: torch.randn(shape) for k, shape in HEADS.items()}
+    state.update(heads)
     keys = sorted(state)
     shards = {"model-00001-of-00002.safetensors": keys[::2], "model-00002-of-00002.safetensors": keys[1::2]}
     for name, part in shards.items():
@@ -291,7 +304,14 @@ def unipixel(tmp_path_factory):
     )
     (src / "config.json").write_text(json.dumps(config))
     tokenizer.save_pretrained(src)
-    return {"src": src, "qwen": qwen, "meta": meta, "seg_head": seg_head.eval(), "tokenizer": tokenizer}
+    return {
+        "src": src,
+        "qwen": qwen,
+        "meta": meta,
+        "seg_head": seg_head.eval(),
+        "tokenizer": tokenizer,
+        "heads": heads,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -319,34 +339,46 @@ def test_sam2_outputs_equal_meta(unipixel, converted):
         torch.testing.assert_close(a.flatten(2).permute(2, 0, 1), b, atol=1e-5, rtol=0)
 
 
-def test_seg_head_folds_unipixel_norm(unipixel, converted):
-    """UniPixel: seg_head(pre-norm hidden); ours: seg_head(final-normed hidden) — same prompt embeddings."""
+def test_seg_head_reads_the_final_norm_input(unipixel, converted):
+    """UniPixel's seg head on the final norm's input; ours is the same module with the same weights."""
     _, model, _ = converted
     hidden = torch.randn(3, HIDDEN) * 4
     with torch.no_grad():
         expected = unipixel["seg_head"](hidden).reshape(3, 2, 64)
-        got = model.seg_head(model.model.language_model.norm(hidden))
+        got = model.seg_prompts(hidden)
+        out = model(input_ids=torch.tensor([[5, 6, 7, 8]]))
+        captured = {}
+        hook = model.model.language_model.norm.register_forward_pre_hook(lambda m, a: captured.update(x=a[0]))
+        model(input_ids=torch.tensor([[5, 6, 7, 8]]))
+        hook.remove()
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
     assert expected.abs().max() > 0.1
+    assert torch.equal(out.prenorm_hidden, captured["x"])
 
 
-def test_model_feeds_seg_head_the_final_normed_state(converted):
-    """The folding assumes `hidden_states[-1]` (what EVQA's forward reads) is the final norm's output."""
+def test_ref_and_mem_tensors_convert(unipixel, converted):
     _, model, _ = converted
-    captured = {}
-    hook = model.model.language_model.norm.register_forward_hook(lambda m, i, o: captured.update(out=o))
-    with torch.no_grad():
-        out = model(input_ids=torch.tensor([[5, 6, 7, 8]]), output_hidden_states=True)
-    hook.remove()
-    assert torch.equal(out.hidden_states[-1], captured["out"])
+    heads = unipixel["heads"]
+    state = model.state_dict()
+    assert torch.equal(state["ref_encoder.time_pe"], heads["tem_pe.positional_encoding_gaussian_matrix"])
+    assert torch.equal(state["ref_encoder.box_proj.weight"], heads["ref_proj_double.weight"])
+    assert torch.equal(state["ref_encoder.proj.1.weight"], heads["ref_proj.1.weight"])
+    assert torch.equal(state["mem_proj.mlp.2.weight"], heads["msk_proj.2.weight"])
+    points = torch.cat([heads[f"ref_encoder.point_embeddings.{i}.weight"] for i in range(4)])
+    assert torch.equal(state["ref_encoder.prompt.point_embed.weight"], points)
+    assert torch.equal(
+        state["ref_encoder.prompt.shared_embedding.positional_embedding"],
+        heads["ref_encoder.pe_layer.positional_encoding_gaussian_matrix"],
+    )
 
 
 def test_report_and_processor(unipixel, converted):
     report, _, processor = converted
-    assert report.dropped == sorted(DROPPED)
-    assert report.initialised and all(k.startswith(("ref_encoder.", "mem_proj.")) for k in report.initialised)
-    assert report.converted["sam2"] == len(Sam2VideoModel(tiny_sam2_config()).state_dict())
-    assert report.converted["seg_head"] == 4
+    assert report.dropped == [] and report.initialised == []
+    assert report.converted["sam2"] == len(unipixel["meta"].state_dict())
+    assert report.converted["seg_head"] == 5
+    assert report.converted["ref"] + report.converted["mem"] == len(HEADS)
+    assert processor.timestamp_hint is False
     assert processor.sam2_image_size == SIDE
     assert processor.token_ids == special_token_ids(unipixel["tokenizer"])
 
@@ -414,7 +446,7 @@ def test_cli_converts_and_reports_errors(unipixel, tmp_path, monkeypatch, capsys
     dst = tmp_path / "cli"
     assert run_command("convert-unipixel", [str(unipixel["src"]), str(dst), "--dtype", "float32"]) == 0
     out = capsys.readouterr().out
-    assert "SAM2 tiny, 64 px" in out and f"{len(DROPPED)} UniPixel tensors" in out
+    assert "SAM2 tiny, 64 px" in out and "dropped: 0" in out
     assert json.loads((dst / "conversion_report.json").read_text())["sam2"] == "tiny"
     assert run_command("convert-unipixel", [str(tmp_path / "missing"), str(dst)]) == 2
     assert (

@@ -23,6 +23,7 @@ from evqa.data.st_evidence import GenEntry, load_gen_benchmark
 from evqa.errors import ConfigError, DataError
 from evqa.eval.gen_inputs import resolve_pred_mask_dir
 from evqa.eval.predictions import load_predictions, read_gen_record
+from evqa.eval.results_extras import add_gen_extras
 from evqa.eval.st_evidence import evaluate_gen
 from evqa.eval.viewer.frames import VideoFrames, choose_frames, even_frames, write_entry_frames
 from evqa.eval.viewer.images import ReportImages
@@ -53,6 +54,8 @@ TIMELINE_FPS = 6.0  # GT / predicted mask files are numbered on the 6-fps timeli
 # (column, results section, key); the by_source / by_category breakdowns use the keys of `_summary`
 COLUMNS = (
     ("Acc", "qa_metrics", "accuracy"),
+    ("EB-Acc", "evidence_backed", "accuracy"),
+    ("EB-Acc+J", "evidence_backed", "accuracy_masks"),
     ("mIoU", "temporal_metrics", "mIoU"),
     ("mIoP", "temporal_metrics", "mIoP"),
     ("t-mean", "temporal_metrics", "t_mean"),
@@ -280,7 +283,7 @@ def build_report(out_dir: str | os.PathLike, gt_file: str | os.PathLike, runs: l
     run_views, results, records, pred_roots = [], [], [], []
     for k, run in enumerate(runs):
         view, res, recs, root = _score_run(k, run, entries, gt_file if limit is None else entries, gt_mask_dir,
-                                           mask_mode, num_workers, progress, out)  # fmt: skip
+                                           mask_mode, num_workers, progress, out, thresholds)  # fmt: skip
         run_views.append(view), results.append(res), records.append(recs), pred_roots.append(root)
     report = ViewReport(
         title=title or title_of("ST-Evidence gen", [r.pred_file for r in runs]),
@@ -304,7 +307,7 @@ def build_report(out_dir: str | os.PathLike, gt_file: str | os.PathLike, runs: l
     return report
 
 
-def _score_run(k, run: GenRun, entries, gt, gt_mask_dir, mask_mode, num_workers, progress, out):
+def _score_run(k, run: GenRun, entries, gt, gt_mask_dir, mask_mode, num_workers, progress, out, thresholds):
     """Score one prediction file; returns (RunView, results, {entry_id: record}, predicted-mask root)."""
     records = load_predictions(run.pred_file)
     root = resolve_pred_mask_dir(run.pred_file, run.pred_mask_dir, mask_mode)
@@ -314,6 +317,7 @@ def _score_run(k, run: GenRun, entries, gt, gt_mask_dir, mask_mode, num_workers,
         notes.append(f"no predicted masks at {root}: masks not scored")
     res = evaluate_gen(gt, run.pred_file, eval_masks=masks, gt_mask_dir=gt_mask_dir, pred_mask_dir=root,
                        num_workers=num_workers, progress=progress, mask_mode=mask_mode)  # fmt: skip
+    add_gen_extras(res, entries, records, iop_threshold=thresholds.iop, j_threshold=thresholds.j)
     shown = root if Path(root).is_dir() else None  # predicted masks are shown even where none are scored
     return run_view(k, run.pred_file, records, res, out, notes), res, records, shown
 

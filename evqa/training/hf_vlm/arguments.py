@@ -84,6 +84,8 @@ class HfVlmDataArguments:
     num_frames: frames per item, evenly spread, first and last included (`sample_frame_indices`);
         or `fps` frames per second (then set num_frames: null), at most `max_frames`.
     max_size: longest frame side in pixels before the processor (`evqa infer`'s --max-size default).
+    pooling: wa | wae | war | bblf: one pooled image per second (`evqa.data.pooling`, `evqa infer
+        --pooling`) instead of sampled frames; num_frames / max_frames pick or cap the seconds. None: off.
     max_length: refuse (DataError naming the item) a sample longer than this many tokens; None: no limit.
     """
 
@@ -93,6 +95,7 @@ class HfVlmDataArguments:
     fps: float | None = None
     max_frames: int | None = None
     max_size: int | None = 448
+    pooling: str | None = None
     max_length: int | None = None
     seed: int = 0
 
@@ -102,6 +105,14 @@ class HfVlmDataArguments:
                 "give exactly one of data.num_frames and data.fps (set num_frames: null to sample by fps)",
                 field="data.num_frames",
             )
+        if self.pooling is not None:
+            from evqa.data.pooling import POOLING_METHODS
+
+            if self.pooling not in POOLING_METHODS:
+                raise ConfigError(
+                    f"unknown pooling '{self.pooling}' (choose from {', '.join(POOLING_METHODS)})",
+                    field="data.pooling",
+                )
         for key in ("num_frames", "fps", "max_frames", "max_size", "max_length"):
             value = getattr(self, key)
             if value is not None and value <= 0:

@@ -44,7 +44,7 @@ def base_checkpoint(model_args: HfVlmModelArguments, train_args) -> str:
 
 def sampling_of(data_args: HfVlmDataArguments) -> Sampling:
     return Sampling(fps=data_args.fps, num_frames=data_args.num_frames, max_frames=data_args.max_frames,
-                    max_size=data_args.max_size)  # fmt: skip
+                    max_size=data_args.max_size, pooling=data_args.pooling)  # fmt: skip
 
 
 def merge_adapter(base: str, adapter_dir: Path, out: Path, processor, dtype) -> Path:

@@ -1,0 +1,101 @@
+"""Writing the self-describing summary of a scored prediction file: the run it came from (the JSONL run
+header when there is one, else what its records' `meta` say) and the sampling that was actually used."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from evqa.benchmarks.base import Benchmark, Scores, summary_path
+from evqa.io import write_json_atomic
+
+RUN_KEY = "__run__"
+
+
+def read_run_header(pred_file: str | os.PathLike) -> dict[str, Any] | None:
+    """The `{"__run__": {...}}` first line of the prediction's JSONL (the file itself or its sibling)."""
+    pred = Path(pred_file)
+    jsonl = pred if pred.suffix == ".jsonl" else pred.with_suffix(".jsonl")
+    if not jsonl.is_file():
+        return None
+    with open(jsonl, encoding="utf-8") as fh:
+        first = fh.readline().strip()
+    try:
+        line = json.loads(first) if first else None
+    except json.JSONDecodeError:
+        return None
+    if isinstance(line, dict) and isinstance(line.get(RUN_KEY), dict):
+        return line[RUN_KEY]
+    return None
+
+
+def _metas(predictions: Mapping[str, Any]) -> list[dict]:
+    return [
+        r["meta"]
+        for k, r in predictions.items()
+        if k != RUN_KEY and isinstance(r, dict) and isinstance(r.get("meta"), dict)
+    ]
+
+
+def run_from_records(predictions: Mapping[str, Any]) -> dict[str, Any]:
+    """Model identity from the records' meta (when a file has no run header)."""
+    for meta in _metas(predictions):
+        if meta.get("model") or meta.get("adapter"):
+            return {k: meta[k] for k in ("adapter", "model") if k in meta}
+    return {}
+
+
+def sampling_used(predictions: Mapping[str, Any]) -> dict[str, Any]:
+    """{"fps", "frames" (median frames fed per item), "max_frames_fed"} from the records' meta."""
+    metas = _metas(predictions)
+    counts = [len(m["frames"]) for m in metas if isinstance(m.get("frames"), list)]
+    out: dict[str, Any] = {}
+    fps = {m.get("fps") for m in metas if "fps" in m}
+    if len(fps) == 1:
+        out["fps"] = fps.pop()
+    if counts:
+        out["frames"] = statistics.median(counts)
+        out["max_frames_fed"] = max(counts)
+    return out
+
+
+def api_tokens(predictions: Mapping[str, Any]) -> dict[str, int]:
+    """Summed token usage over the records (API models report it)."""
+    total: dict[str, int] = {}
+    for meta in _metas(predictions):
+        for key, value in (meta.get("usage") or {}).items():
+            if isinstance(value, int):
+                total[key] = total.get(key, 0) + value
+    return total
+
+
+def write_summary(
+    benchmark: Benchmark,
+    scores: Scores,
+    *,
+    pred_file: str | os.PathLike,
+    predictions: Mapping[str, Any],
+    files: Mapping[str, Path | None],
+    protocol: str,
+    extra_run: Mapping[str, Any] | None = None,
+) -> Path:
+    """Build `benchmark.summary(...)` for `pred_file` and write it to `<pred stem>.summary.json`."""
+    run = read_run_header(pred_file) or run_from_records(predictions)
+    run = {**run, **(extra_run or {})}
+    sampling = sampling_used(predictions)
+    cost: dict[str, Any] = {}
+    if "frames" in sampling:
+        cost["frames_fed"] = sampling["frames"]
+    tokens = api_tokens(predictions)
+    if tokens:
+        cost["api_tokens"] = tokens
+    summary = benchmark.summary(
+        scores, protocol=protocol, files=files, run=run, sampling=sampling, cost=cost or None
+    )
+    out = summary_path(pred_file)
+    write_json_atomic(out, summary)
+    return out

@@ -1,0 +1,80 @@
+"""Fixtures of the benchmark tests: a fake OpenAI server whose judge replies are scripted per correct
+answer (model requests get the cooperative fake model's replies), and API keys in the environment."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from baselines.fake_api import FakeGemini, FakeOpenAI
+
+API_KEY = "sk-test-judge-DO-NOT-LEAK-91c2"
+_FIELD = re.compile(r"^(Correct Answer|Predicted Answer): (.*)$", re.MULTILINE)
+
+
+class ScriptedJudgeOpenAI(FakeOpenAI):
+    """`script[correct answer]` is the list of replies the judge gives to that item, one per request (the
+    last one repeats). Judge requests are recognised by their system message; `judge_calls` lists the
+    (answer, prediction) of each one that was answered."""
+
+    def __init__(self, script: dict[str, list[str]] | None = None, **kw):
+        super().__init__(**kw)
+        self.script = script or {}
+        self.seen: dict[str, int] = {}
+        self.judge_calls: list[tuple[str, str]] = []
+
+    def answer(self, handler, raw: bytes):
+        body = json.loads(raw)
+        if body["messages"][0]["role"] != "system":
+            return super().answer(handler, raw)
+        fields = dict(_FIELD.findall(body["messages"][-1]["content"]))
+        answer, prediction = fields["Correct Answer"], fields["Predicted Answer"]
+        with self.lock:
+            replies = self.script.get(answer, ["{'pred': 'no', 'score': 0}"])
+            k = self.seen.get(answer, 0)
+            self.seen[answer] = k + 1
+            self.judge_calls.append((answer, prediction))
+        text = replies[min(k, len(replies) - 1)]
+        out = {
+            "id": "chatcmpl-judge",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59},
+        }
+        self.send(handler, 200, json.dumps(out))
+
+
+@pytest.fixture
+def api_env(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+
+    def start(server):
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
+        return server
+
+    return start
+
+
+class VerdictGemini(FakeGemini):
+    """Fake Gemini: a request with a system instruction (a judge call) gets `verdict`; `bodies` keeps the
+    judge requests' JSON."""
+
+    verdict = "{'pred': 'yes', 'score': 4}"
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.bodies: list[dict] = []
+
+    def answer(self, handler, raw: bytes):
+        body = json.loads(raw) if raw else {}
+        if "systemInstruction" not in body:
+            return super().answer(handler, raw)
+        self.bodies.append(body)
+        out = {"candidates": [{"content": {"role": "model", "parts": [{"text": self.verdict}]}, "finishReason": "STOP"}],
+               "usageMetadata": {"promptTokenCount": 80, "candidatesTokenCount": 9, "totalTokenCount": 89}}  # fmt: skip
+        self.send(handler, 200, json.dumps(out))
