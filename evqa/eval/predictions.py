@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 
 
 def _read_jsonl(path) -> dict[str, dict]:
-    """entry_id -> record of a JSONL (the runner's reader, `evqa.run_files.read_jsonl`: the run header is
-    skipped, torn lines anywhere are skipped and counted in a warning)."""
+    """entry_id -> record of a JSONL (the runner's reader, `evqa.run_files.read_jsonl`: torn lines anywhere
+    are skipped and counted in a warning). The run header is not an entry: `evqa.run_files.read_jsonl`
+    (or `evqa.benchmarks.summary.read_run_header`) returns it."""
     from evqa.run_files import read_jsonl
 
     _, records, torn = read_jsonl(path)
