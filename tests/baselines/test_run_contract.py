@@ -424,3 +424,36 @@ def test_the_synthetic_default_is_announced_on_first_generation(monkeypatch, tmp
     assert calls == [True]  # first use: generated with its progress bars
     assert "no benchmark files given: generating the synthetic benchmark under" in caplog.text
     assert "(first use)" in caplog.text
+
+
+def test_a_registry_benchmark_refuses_another_models_file_too(openai_server, tmp_path, capsys):
+    data = tmp_path / "etv"
+    assert run_command("synth", ["--benchmark", "egotextvqa", "--out", str(data), "--num-items", "3"]) == 0
+    out = tmp_path / "etv.json"
+    base = ["--benchmark", "egotextvqa", "--data-dir", str(data), "--output", str(out)]
+    assert infer(*base, "--model", "gpt-4o") == 0
+    header_line, records, _ = read_jsonl(out.with_suffix(".jsonl"))
+    assert header_line.task["name"] == "egotextvqa" and header_line.model == "gpt-4o" and records
+    assert header_line.data_sha256  # the benchmark's files
+    asked = len(openai_server.requests)
+    capsys.readouterr()
+    assert infer(*base, "--model", "o3") == 2
+    assert "model: gpt-4o -> o3" in _err_line(capsys)
+    assert len(openai_server.requests) == asked
+    assert infer(*base, "--model", "o3", "--overwrite") == 0
+
+
+def _err_line(capsys):
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 1
+    return err[0]
+
+
+def test_more_gpus_than_the_machine_has_is_one_line(synth_env, tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    code = infer("--model", "qwen3_vl", "--output", str(tmp_path / "p.json"), "--gpu-num", "2")
+    assert code == 2
+    assert _err_line(capsys) == "error: field '--gpu-num': 2 GPUs asked for, this machine has 1"
