@@ -197,3 +197,35 @@ def test_exit_codes_are_documented_in_the_readme():
     section = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
     for code, meaning in (("0", "ok"), ("1", "failed"), ("2", "user error"), ("130", "interrupted")):
         assert f"`{code}`" in section and meaning in section
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--fps", "0"], "field '--fps': must be greater than 0, got 0"),
+        (["--max-frames", "0"], "field '--max-frames': must be greater than 0, got 0"),
+    ],
+)
+def test_predict_refuses_impossible_sampling(tmp_path, capsys, flags, message):
+    (tmp_path / "model").mkdir()
+    video = _frames_benchmark(tmp_path, 1).parent / "clip"
+    argv = [
+        "--model",
+        str(tmp_path / "model"),
+        "--video",
+        str(video),
+        "--question",
+        "Q",
+        "--options",
+        "a",
+        "b",
+    ]
+    assert run_command("predict", [*argv, "--output-dir", str(tmp_path / "o"), *flags]) == 2
+    assert _one_error_line(capsys.readouterr().err) == f"error: {message}"
+
+
+def test_predict_with_a_missing_model_folder(tmp_path, capsys):
+    video = _frames_benchmark(tmp_path, 1).parent / "clip"
+    argv = ["--model", str(tmp_path / "nope"), "--video", str(video), "--question", "Q", "--options", "a"]
+    assert run_command("predict", [*argv, "--output-dir", str(tmp_path / "o")]) == 2
+    assert _one_error_line(capsys.readouterr().err).endswith("nope: field '--model': model folder not found")
