@@ -66,3 +66,14 @@ class ApiError(EvqaError):
         self.status = status
         self.retryable = retryable
         super().__init__(message)
+
+
+class AuthenticationError(ApiError):
+    """The API refused the credentials (HTTP 401 / 403). Every further request would fail the same way,
+    so the runner stops the run at the first one instead of failing each entry."""
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message, status=status, retryable=False)
+
+
+AUTH_STATUS = frozenset({401, 403})

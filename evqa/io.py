@@ -1,4 +1,5 @@
-"""Small file helpers shared by every layer: atomic JSON writes and JSON reads with clear errors."""
+"""Small file helpers shared by every layer: atomic JSON writes and JSON reads with clear errors, and the
+umask-respecting permissions of files and folders made through temporary names."""
 
 from __future__ import annotations
 
@@ -11,8 +12,36 @@ from typing import Any
 from evqa.errors import InputError
 
 
+def current_umask() -> int:
+    """The process umask (read without changing it where /proc tells it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def respect_umask(path: str | os.PathLike, *, folder: bool = False) -> None:
+    """Give a file (0666) or folder (0777) made by `tempfile` (which uses 0600 / 0700) the permissions
+    `open()` / `mkdir()` would have given it under the current umask."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~current_umask())
+
+
+def make_temp_dir(parent: str | os.PathLike, prefix: str) -> Path:
+    """A fresh private-named folder in `parent` with umask permissions (to be renamed into place)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    respect_umask(tmp, folder=True)
+    return tmp
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> None:
-    """Write JSON so that a reader (or a crash) never sees a half-written file: temp file + os.replace."""
+    """Write JSON so that a reader (or a crash) never sees a half-written file: temp file + os.replace.
+    The file gets the permissions of a plain `open()` under the umask."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -21,6 +50,7 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None =
             json.dump(obj, fh, indent=indent, ensure_ascii=False)
             fh.flush()
             os.fsync(fh.fileno())
+        respect_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -38,3 +68,7 @@ def read_json(path: str | os.PathLike, *, error: type[InputError] = InputError) 
         raise error("is a directory, expected a JSON file", path=path) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise error(f"not valid JSON ({err})", path=path) from None
+    except RecursionError:
+        raise error("JSON nested too deeply to read", path=path) from None
+    except ValueError as err:  # e.g. an integer with more digits than Python converts
+        raise error(f"not readable JSON ({err})", path=path) from None

@@ -115,6 +115,10 @@ class BaselineModel:
         asked = [r.max_new_tokens for r in requests if r.max_new_tokens]
         return max(asked) if asked else self.default_max_new_tokens
 
+    def endpoint(self) -> str | None:
+        """Where a remote model is served (API adapters; None for local models). Never holds secrets."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """Identity recorded in every prediction's meta (never secrets)."""
         return {"model": self.model_id or self.name, "adapter": self.name}

@@ -1,7 +1,8 @@
 """Which benchmark files a run reads and where it writes, with the synthetic benchmark as the default.
 
-When no data path is given (or a given default path does not exist), the ST-Evidence-Synth benchmark is
-used: `ensure_synth()` under $EVQA_SYNTH_ROOT or `data/synth`. Output paths follow upstream:
+When no data path is given, the ST-Evidence-Synth benchmark is used: `ensure_synth()` under
+$EVQA_SYNTH_ROOT or `data/synth` (generated on first use, which is announced with a progress bar). A data
+path that is given but does not exist is an error, never a silent switch to the synthetic data. Output paths follow upstream:
 `results/<model family>/<model>_st_evidence_<single|multi>_<fps>fps.json` and
 `results/<model family>/<model>_st_evidence_mcq_<task>.json`.
 """
@@ -13,21 +14,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from evqa.errors import ConfigError, DataError
 
-# results/<folder> per adapter (upstream folder names)
-RESULT_FOLDERS = {
-    "qwen2_5_vl": "qwen2_5vl",
-    "qwen3_vl": "qwen3vl",
-    "internvl3_5": "internvl",
-    "llava_ov_1_5": "llava_ov",
-    "videollama3": "videollama3",
-    "gpt": "gpt",
-    "gemini": "gemini",
-    "sa2va": "sa2va",
-    "ours": "ours",
-    "unipixel": "unipixel",
-}
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,20 +46,34 @@ def synth_root() -> str:
 
 
 def _synth():
-    from evqa.data.synth import ensure_synth
+    from evqa.data.synth import SynthPaths, ensure_synth
 
-    paths = ensure_synth(synth_root())
+    root = synth_root()
+    first = not SynthPaths(root).is_complete()
+    if first:
+        log.warning("no benchmark files given: generating the synthetic benchmark under %s (first use)", root)
+    paths = ensure_synth(root, progress=first)
     log.info("no benchmark files given: using the synthetic benchmark under %s", paths.root)
     return paths
 
 
+def _existing(path: str | None, flag: str) -> Path | None:
+    """`path` as a Path; DataError naming the flag when it is given but does not exist."""
+    if path is None:
+        return None
+    if not Path(path).exists():
+        raise DataError("file not found", path=path, field=flag)
+    return Path(path)
+
+
 def resolve_gen_data(gt_file: str | None, video_dir: str | None) -> GenData:
     """The generative benchmark to run: the given CSV (+ video folder, default: next to the CSV), else synth."""
-    if gt_file and Path(gt_file).exists():
-        base = Path(gt_file).parent
-        return GenData(Path(gt_file), Path(video_dir) if video_dir else base / "videos", None)
     if gt_file:
-        log.warning("%s does not exist: using the synthetic benchmark instead", gt_file)
+        gt = _existing(gt_file, "--gt_file")
+        video = _existing(video_dir, "--video_dir") if video_dir else gt.parent / "videos"
+        log.info("benchmark: %s (videos under %s)", gt, video)
+        return GenData(gt, video, None)
+    _existing(video_dir, "--video_dir")
     paths = _synth()
     return GenData(paths.gen_csv, Path(video_dir) if video_dir else paths.video_dir, paths.gt_mask_png_dir)
 
@@ -79,16 +82,21 @@ def resolve_mcq_data(
     data_file: str | None, distractors_file: str | None, mask_file: str | None, video_dir: str | None
 ) -> McqData:
     """The MCQ benchmark to run: the given files, else the synthetic one."""
-    if data_file and Path(data_file).exists():
-        base = Path(data_file).parent
-        return McqData(
-            Path(data_file),
-            Path(distractors_file) if distractors_file else None,
-            Path(mask_file) if mask_file else None,
-            Path(video_dir) if video_dir else base / "videos",
-        )
     if data_file:
-        log.warning("%s does not exist: using the synthetic benchmark instead", data_file)
+        data = _existing(data_file, "--data_file")
+        video = _existing(video_dir, "--video_dir") if video_dir else data.parent / "videos"
+        log.info("benchmark: %s (videos under %s)", data, video)
+        return McqData(
+            data,
+            _existing(distractors_file, "--distractors_file"),
+            _existing(mask_file, "--mask_file"),
+            video,
+        )
+    if distractors_file or mask_file:
+        raise ConfigError(
+            "--distractors_file / --mask_file belong to a --data_file; give it too", field="--data_file"
+        )
+    _existing(video_dir, "--video_dir")
     paths = _synth()
     return McqData(
         paths.mcq_csv,
@@ -115,7 +123,9 @@ def default_output(
     adapter: str, model_id: str, *, task: str, mode: str, tag: str, mcq_task: str = "all"
 ) -> Path:
     """Upstream-style output path under results/ (relative to the working directory)."""
-    folder = Path("results") / RESULT_FOLDERS.get(adapter, adapter)
+    from evqa.baselines.registry import adapter_facts
+
+    folder = Path("results") / adapter_facts(adapter).result_folder
     if task == "mcq":
         return folder / f"{model_slug(model_id)}_st_evidence_mcq_{mcq_task}.json"
     mode_tag = "multi" if mode == "multi-turn" else "single"

@@ -16,7 +16,7 @@ from typing import Any
 
 from evqa.baselines.base import BaselineModel, Request, Response
 from evqa.baselines.retry import RateGate, RetryPolicy, call_with_retry
-from evqa.errors import EvqaError
+from evqa.errors import ApiError, AuthenticationError, EvqaError
 
 Steps = Generator[Request, Response, dict[str, Any]]
 
@@ -59,11 +59,17 @@ class ModelCaller:
 
 def failure_record(err: BaseException, started: float) -> dict[str, Any]:
     """The record of an entry that could not be predicted: `error` names the exception (and, for an
-    unexpected one, the line it came from)."""
+    unexpected one, the line it came from); `meta.transient` tells whether running again may succeed
+    (rate limits, timeouts, 5xx after every retry) or the cause must be fixed first."""
+    if isinstance(err, AuthenticationError):
+        raise err  # every entry would fail the same way: the runner stops the run
     message = f"{type(err).__name__}: {err}"
     if not isinstance(err, EvqaError):
         message += f" | {traceback.format_exception(err)[-2].strip()}"
-    meta = {"elapsed_s": round(time.perf_counter() - started, 3)}
+    meta = {
+        "elapsed_s": round(time.perf_counter() - started, 3),
+        "transient": isinstance(err, ApiError) and err.retryable,
+    }
     return {"parsed_response": None, "raw_response": None, "error": message, "meta": meta}
 
 

@@ -1,12 +1,17 @@
-"""What `evqa infer` does with its arguments: pick the adapter and data, build the task, then dry-run,
-merge or run. Kept out of `evqa.cli.infer` so the parser module stays import-light."""
+"""What `evqa infer` does: pick the adapter and data, build the task, then dry-run, merge or run.
+
+The library entry point is `run_infer(InferOptions(...))`; the CLI (`evqa.cli.infer`) only turns its flags
+into an `InferOptions`. Kept out of `evqa.cli.infer` so the parser module stays import-light.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from evqa.baselines.benchmarks import default_output, fps_tag, resolve_gen_data, resolve_mcq_data
@@ -19,11 +24,124 @@ from evqa.baselines.runner import RunSummary, resolve_shard, run_items
 from evqa.baselines.store import merge_outputs
 from evqa.baselines.tasks import GenTask
 from evqa.errors import ConfigError
+from evqa.run_files import RunHeader, checkpoint_fingerprint, data_file_hashes, prompt_version
 
 log = logging.getLogger("evqa.infer")
 
 
-def normalize_task(args: argparse.Namespace) -> tuple[str, str]:
+@dataclass
+class InferOptions:
+    """Everything `evqa infer` can be told (the flags of `evqa infer --help`, same names and defaults).
+
+    Data paths left None mean the synthetic benchmark; a given path that does not exist is an error.
+    """
+
+    model: str | None = None
+    adapter: str | None = None
+    task: str = "gen"
+    mcq_task: str = "all"
+    mode: str | None = None
+    pred_file: str | None = None  # --task masks: the step-1 prediction file
+    # data
+    gt_file: str | None = None
+    video_dir: str | None = None
+    data_file: str | None = None
+    distractors_file: str | None = None
+    mask_file: str | None = None
+    # output
+    output: str | None = None
+    pred_mask_dir: str | None = None
+    merge: bool = False
+    overwrite: bool = False
+    # frames
+    fps: float | None = None
+    num_frames: int | None = None
+    max_frames: int | None = None
+    max_size: int | None = None
+    pooling: str | None = None
+    every_n_frames: int = 1
+    # execution
+    concurrency: int | None = None
+    batch_size: int = 1
+    gpu_num: int = 1
+    device: str | None = None
+    dtype: str | None = None
+    adapter_path: str | None = None
+    num_shards: int | None = None
+    shard_index: int | None = None
+    limit: int | None = None
+    dry_run: bool = False
+    base_url: str | None = None
+    max_retries: int = 5
+    timeout: float = 600.0
+    request_timeout: float = 120.0
+    max_new_tokens: int | None = None
+    progress: bool = True
+    save_masks: bool = False
+    skip_viz: bool = False
+
+    @classmethod
+    def from_namespace(cls, args: InferOptions) -> InferOptions:
+        """The options of parsed `evqa infer` flags (attributes the class does not know are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in vars(args).items() if k in names})
+
+    def validate(self) -> None:
+        """ConfigError naming the flag for a value no run can use (a zero or negative count or rate)."""
+        positive = {
+            "--fps": self.fps,
+            "--num-frames": self.num_frames,
+            "--max-frames": self.max_frames,
+            "--max-size": self.max_size,
+            "--every_n_frames": self.every_n_frames,
+            "--concurrency": self.concurrency,
+            "--batch-size": self.batch_size,
+            "--gpu-num": self.gpu_num,
+            "--timeout": self.timeout,
+            "--request-timeout": self.request_timeout,
+            "--max-new-tokens": self.max_new_tokens,
+        }
+        for flag, value in positive.items():
+            if value is not None and not value > 0:
+                raise ConfigError(f"must be greater than 0, got {value:g}", field=flag)
+        for flag, value in {"--limit": self.limit, "--max-retries": self.max_retries}.items():
+            if value is not None and value < 0:
+                raise ConfigError(f"must not be negative, got {value}", field=flag)
+
+
+def ensure_writable(out: Path) -> None:
+    """ConfigError naming --output when its folder cannot be made or written (before any model call)."""
+    import os
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create the output folder ({err.strerror})", field="--output") from None
+    if not os.access(out.parent, os.W_OK):
+        raise ConfigError(f"the output folder {out.parent} is not writable", field="--output")
+
+
+def check_device(options: InferOptions, adapter_cls: type) -> None:
+    """A local model asked for CUDA (`--device cuda...` or `--gpu-num` > 1) on a machine without it is
+    a ConfigError (one line), not a traceback from deep inside torch."""
+    if getattr(adapter_cls, "facts", None) is not None and adapter_cls.facts.api:
+        return
+    wants_cuda = (options.device or "").startswith("cuda") or options.gpu_num > 1
+    if not wants_cuda:
+        return
+    import torch
+
+    available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    flag = "--device" if (options.device or "").startswith("cuda") else "--gpu-num"
+    if available == 0:
+        raise ConfigError("CUDA is not available on this machine; use --device cpu", field=flag)
+    if options.gpu_num > available:
+        raise ConfigError(
+            f"{options.gpu_num} GPUs asked for, this machine has {available}", field="--gpu-num"
+        )
+
+
+def normalize_task(args: InferOptions) -> tuple[str, str]:
     """(task, mcq_task) from --task / --mcq-task; an MCQ task name given as --task implies mcq."""
     if args.task in (*MCQ_TASKS, "all"):
         return "mcq", args.task
@@ -32,7 +150,7 @@ def normalize_task(args: argparse.Namespace) -> tuple[str, str]:
     return args.task, args.mcq_task
 
 
-def sampling_from(args: argparse.Namespace, adapter_cls: type | None = None) -> Sampling:
+def sampling_from(args: InferOptions | argparse.Namespace, adapter_cls: type | None = None) -> Sampling:
     """Frame sampling from the flags: --num-frames wins over --fps (default 1 fps); --max-size defaults to
     the adapter's `default_max_size`; --pooling sends one pooled image per second (fps 1)."""
     fps = None if args.num_frames else (args.fps if args.fps is not None else 1.0)
@@ -47,7 +165,7 @@ def sampling_from(args: argparse.Namespace, adapter_cls: type | None = None) -> 
     )
 
 
-def build_task(args: argparse.Namespace, adapter_cls: type, task: str, mcq_task: str, out: Path):
+def build_task(args: InferOptions, adapter_cls: type, task: str, mcq_task: str, out: Path):
     """The GenTask / McqTask of this run (entries limited by --limit)."""
     from evqa.data.st_evidence import load_gen_benchmark, load_mcq_benchmark
 
@@ -62,17 +180,25 @@ def build_task(args: argparse.Namespace, adapter_cls: type, task: str, mcq_task:
         entries = load_gen_benchmark(data.gt_file)[: args.limit]
         # the scorer looks for predicted masks in <prediction file without .json>/concat by default
         mask_dir = args.pred_mask_dir or out.with_suffix("") / "concat"
-        return GenTask(
+        task = GenTask(
             entries, mode=args.mode or "single-turn", video_dir=data.video_dir, mask_dir=mask_dir, **common
         )
+        task.data_files = {"gt_file": data.gt_file}
+        return task
     data = resolve_mcq_data(args.data_file, args.distractors_file, args.mask_file, args.video_dir)
     entries = load_mcq_benchmark(data.data_file, data.distractors_file, data.mask_file)[: args.limit]
-    return McqTask(
+    task = McqTask(
         entries, tasks=expand_mcq_task(mcq_task), mask_file=data.mask_file, video_dir=data.video_dir, **common
     )
+    task.data_files = {
+        "data_file": data.data_file,
+        "distractors_file": data.distractors_file,
+        "mask_file": data.mask_file,
+    }
+    return task
 
 
-def benchmark_order(args: argparse.Namespace, task: str) -> list[str]:
+def benchmark_order(args: InferOptions, task: str) -> list[str]:
     """Entry ids in benchmark order (the order of the merged JSON)."""
     from evqa.data.st_evidence import load_gen_benchmark, load_mcq_benchmark
 
@@ -86,6 +212,12 @@ def benchmark_order(args: argparse.Namespace, task: str) -> list[str]:
 
 def merge(out, order: list[str]) -> None:
     """--merge: combine every JSONL of `out` into `out` (benchmark order) and report the counts."""
+    from evqa.baselines.store import sibling_jsonl_paths
+
+    if not sibling_jsonl_paths(out):
+        raise ConfigError(
+            f"no prediction JSONL of {out} to merge (X.jsonl or X.shard-*-of-*.jsonl)", field="--merge"
+        )
     merged = merge_outputs(out, order=order)
     failed = sum(1 for r in merged.values() if r.get("error"))
     missing = len(set(order) - set(merged))
@@ -98,8 +230,46 @@ def print_plan(task, limit_shard: list) -> None:
         print(json.dumps(task.plan(entry), ensure_ascii=False))
 
 
-def run_infer(args: argparse.Namespace) -> RunSummary | None:
+def make_header(
+    args, adapter: str, model_id: str, adapter_cls: type, sampling: Sampling, task: dict, data_files
+) -> RunHeader:
+    """A run header (what must match for a resume) from the run's flags: the checkpoint fingerprint of a
+    local model (+ its LoRA adapter), `task` as described by the caller, the sampling, the prompt version
+    of the adapter's prompt style and the sha256 of `data_files` (paths; None and folders are skipped)."""
+    facts = adapter_cls.facts
+    checkpoint = None if facts.api else checkpoint_fingerprint(model_id)
+    if getattr(args, "adapter_path", None):
+        checkpoint = {**(checkpoint or {}), "adapter": checkpoint_fingerprint(args.adapter_path)}
+    return RunHeader(
+        adapter=adapter,
+        model=str(model_id),
+        checkpoint=checkpoint,
+        task={**task, "max_new_tokens": getattr(args, "max_new_tokens", None)},
+        sampling=dataclasses.asdict(sampling),
+        prompt_version=prompt_version(getattr(adapter_cls, "prompt_style", "baseline")),
+        endpoint=getattr(args, "base_url", None) or None,
+        data_sha256=data_file_hashes(data_files),
+    )
+
+
+def run_header(
+    args: InferOptions, adapter: str, model_id: str, adapter_cls: type, task, task_name: str, mcq_task: str
+) -> RunHeader:
+    """The header of an ST-Evidence run's prediction JSONL."""
+    if task_name == "gen":
+        described = {"name": task_name, "mode": args.mode or "single-turn"}
+        files = [task.data_files.get("gt_file")]
+    else:
+        described = {"name": task_name, "mcq_tasks": expand_mcq_task(mcq_task)}
+        files = [task.data_files.get(k) for k in ("data_file", "distractors_file", "mask_file")]
+    return make_header(args, adapter, model_id, adapter_cls, task.sampling, described, files)
+
+
+def run_infer(args: InferOptions | argparse.Namespace) -> RunSummary | None:
     """Carry out `evqa infer`; returns the run summary (None for --dry-run and --merge)."""
+    if isinstance(args, argparse.Namespace):
+        args = InferOptions.from_namespace(args)
+    args.validate()
     task_name, mcq_task = normalize_task(args)
     if task_name == "masks":
         from evqa.baselines.masks_step import run_masks_step
@@ -121,7 +291,12 @@ def run_infer(args: argparse.Namespace) -> RunSummary | None:
     if args.dry_run:
         print_plan(task, task.items()[shard_index::num_shards])
         return None
+    check_device(args, adapter_cls)  # after --dry-run, which builds no model
+    ensure_writable(out)
+    header = run_header(args, adapter, model_id, adapter_cls, task, task_name, mcq_task)
     model = build_model(adapter, model_id, **model_options(args))
+    if header.endpoint is None:
+        header.endpoint = model.endpoint()
     policy = RetryPolicy(
         max_retries=args.max_retries, timeout=args.timeout, attempt_timeout=args.request_timeout
     )
@@ -137,12 +312,12 @@ def run_infer(args: argparse.Namespace) -> RunSummary | None:
         progress=args.progress,
         batch_size=args.batch_size if model.supports_batching else 1,
         process_batch=task.process_batch,
+        header=header,
+        overwrite=args.overwrite,
     )
 
 
-def output_path(
-    args: argparse.Namespace, adapter: str, model_id: str, adapter_cls: type, task: str, mcq_task: str
-):
+def output_path(args: InferOptions, adapter: str, model_id: str, adapter_cls: type, task: str, mcq_task: str):
     """--output, else the upstream-style default under results/."""
     if args.output:
         return Path(args.output)
@@ -152,7 +327,7 @@ def output_path(
     return default_output(adapter, model_id, task=task, mode=mode, tag=tag, mcq_task=mcq_task)
 
 
-def model_options(args: argparse.Namespace) -> dict:
+def model_options(args: InferOptions) -> dict:
     """Constructor options every adapter accepts (unused ones are ignored by the adapter)."""
     options = {
         "base_url": args.base_url,

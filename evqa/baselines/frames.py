@@ -58,14 +58,16 @@ def resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def load_frames(video_path: str | os.PathLike, sampling: Sampling, *, decode: bool = True) -> Frames:
-    """Sample a video (file or frame folder) as `sampling` says; `decode=False` only computes indices
-    and timestamps (dry runs, file-based models)."""
-    from evqa.data.video import read_frames, sample_frame_indices, video_info
+    """Sample a video (file or frame folder) as `sampling` says, through `evqa.data.video.sample_frames`,
+    then resize to `sampling.max_size`; `decode=False` only computes indices and timestamps (dry runs,
+    file-based models)."""
+    from evqa.data.video import sample_frames
 
-    info = video_info(video_path)
     if sampling.pooling:
         from evqa.data.pooling import pooled_seconds, pooled_video
+        from evqa.data.video import video_info
 
+        info = video_info(video_path)
         size = (info.height, info.width)
         if not decode:
             times, first, _ = pooled_seconds(info.num_frames, info.fps, num_images=sampling.num_frames,
@@ -74,12 +76,13 @@ def load_frames(video_path: str | os.PathLike, sampling: Sampling, *, decode: bo
         images, times, first = pooled_video(video_path, sampling.pooling, num_images=sampling.num_frames,
                                             max_images=sampling.max_frames)  # fmt: skip
         return Frames(resize_longest(images, sampling.max_size), first, times, info.fps, size)
-    indices = sample_frame_indices(
-        info.num_frames,
-        info.fps,
+    sampled = sample_frames(
+        video_path,
         fps=sampling.fps,
-        num_frames_out=sampling.num_frames,
+        num_frames=sampling.num_frames,
         max_frames=sampling.max_frames,
+        decode=decode,
     )
-    frames = resize_longest(read_frames(video_path, indices), sampling.max_size) if decode else None
-    return Frames(frames, indices, indices / info.fps, info.fps, (info.height, info.width))
+    frames = resize_longest(sampled.frames, sampling.max_size) if decode else None
+    info = sampled.info
+    return Frames(frames, sampled.indices, sampled.timestamps, info.fps, (info.height, info.width))

@@ -16,9 +16,9 @@ from typing import Any
 from evqa import prompts
 from evqa.baselines.base import BaselineModel, Request, Response
 from evqa.baselines.media import encode_jpeg, video_mime_type
-from evqa.baselines.registry import register_model
+from evqa.baselines.registry import AdapterFacts, register_model
 from evqa.baselines.retry import RETRYABLE_STATUS, RetryableApiError, parse_retry_after
-from evqa.errors import ApiError, BackendUnavailableError, ConfigError
+from evqa.errors import AUTH_STATUS, ApiError, AuthenticationError, BackendUnavailableError, ConfigError
 
 
 def transport_errors() -> tuple[type[BaseException], ...]:
@@ -36,7 +36,10 @@ def transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
-@register_model("gemini")
+@register_model(
+    "gemini",
+    AdapterFacts("gemini-2.5-flash", "gemini", model_prefixes=("gemini",), api=True),
+)
 class GeminiModel(BaselineModel):
     """Gemini via google-genai. Options: base_url, upload_threshold_mb (default 20), temperature."""
 
@@ -70,9 +73,13 @@ class GeminiModel(BaselineModel):
             retry_options=types.HttpRetryOptions(attempts=1),
         )
         self.client = genai.Client(api_key=api_key, http_options=options)
+        self._endpoint = options.base_url or "https://generativelanguage.googleapis.com"
         self.upload_threshold = int(upload_threshold_mb * 1024 * 1024)
         self.temperature = temperature
         self._uploaded: dict[str, Any] = {}
+
+    def endpoint(self) -> str | None:
+        return self._endpoint
 
     def video_part(self, path: str, fps: float | None):
         """The video as a Part with fps metadata: inline bytes, or an uploaded file when large."""
@@ -153,6 +160,10 @@ class GeminiModel(BaselineModel):
             message = f"HTTP {err.code} from the Gemini API: {err.message or err.status}"
             if err.code in RETRYABLE_STATUS:
                 return RetryableApiError(message, status=err.code, retry_after=retry_after)
+            if err.code in AUTH_STATUS:
+                return AuthenticationError(
+                    f"{message} (check GEMINI_API_KEY and the endpoint)", status=err.code
+                )
             return ApiError(message, status=err.code)
         if isinstance(err, transport_errors()):
             return RetryableApiError(f"{type(err).__name__}: {err}")

@@ -13,9 +13,9 @@ from typing import Any
 from evqa import prompts
 from evqa.baselines.base import BaselineModel, Request, Response
 from evqa.baselines.media import jpeg_data_url
-from evqa.baselines.registry import register_model
+from evqa.baselines.registry import AdapterFacts, register_model
 from evqa.baselines.retry import RETRYABLE_STATUS, RetryableApiError, parse_retry_after
-from evqa.errors import ApiError, BackendUnavailableError, ConfigError
+from evqa.errors import AUTH_STATUS, ApiError, AuthenticationError, BackendUnavailableError, ConfigError
 
 REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 
@@ -64,7 +64,10 @@ def _usage(usage: Any) -> dict[str, int]:
     return out
 
 
-@register_model("gpt")
+@register_model(
+    "gpt",
+    AdapterFacts("gpt-4o", "gpt", model_prefixes=("gpt", "o1", "o3", "o4"), api=True),
+)
 class GptModel(BaselineModel):
     """OpenAI chat-completions model. Options: base_url, image_detail ('auto'|'low'|'high'), temperature,
     reasoning_budget (tokens a reasoning model may think on top of the answer budget; they count toward
@@ -98,6 +101,9 @@ class GptModel(BaselineModel):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "reasoning": is_reasoning_model(self.model_id)}
+
+    def endpoint(self) -> str | None:
+        return str(self.client.base_url)
 
     def generation_kwargs(self, max_new_tokens: int) -> dict[str, Any]:
         """The token-budget / sampling arguments this model accepts."""
@@ -133,6 +139,10 @@ class GptModel(BaselineModel):
             message = f"HTTP {status} from the OpenAI API: {err.message}"
             if status in RETRYABLE_STATUS:
                 return RetryableApiError(message, status=status, retry_after=retry_after)
+            if status in AUTH_STATUS:
+                return AuthenticationError(
+                    f"{message} (check OPENAI_API_KEY and the endpoint)", status=status
+                )
             return ApiError(message, status=status)
         if isinstance(err, (openai.APITimeoutError, openai.APIConnectionError)):
             return RetryableApiError(f"{type(err).__name__}: {err}")

@@ -7,9 +7,12 @@ sizes and frame counts are flags (--max-size, --fps, --max-frames), not separate
 from __future__ import annotations
 
 from evqa.baselines.hf_frames import HfFramesModel
-from evqa.baselines.registry import register_model
+from evqa.baselines.registry import AdapterFacts, register_model
 
 
-@register_model("internvl3_5")
+@register_model(
+    "internvl3_5",
+    AdapterFacts("OpenGVLab/InternVL3_5-8B-HF", "internvl", model_keywords=("internvl",)),
+)
 class InternVL35Model(HfFramesModel):
     """InternVL3.5 in the transformers format (OpenGVLab/InternVL3_5-*-HF)."""

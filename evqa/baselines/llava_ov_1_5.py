@@ -9,10 +9,13 @@ is the longest frame side in pixels.
 from __future__ import annotations
 
 from evqa.baselines.hf_frames import HfFramesModel
-from evqa.baselines.registry import register_model
+from evqa.baselines.registry import AdapterFacts, register_model
 
 
-@register_model("llava_ov_1_5")
+@register_model(
+    "llava_ov_1_5",
+    AdapterFacts("lmms-lab/LLaVA-OneVision-1.5-8B-Instruct", "llava_ov", model_keywords=("llava-onevision",)),
+)
 class LlavaOneVision15Model(HfFramesModel):
     """LLaVA-OneVision(-1.5) over timestamped frames."""
 

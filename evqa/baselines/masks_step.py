@@ -12,7 +12,6 @@ Output: `<prediction file without .json>/<concat|seperate>/<entry_id>.json` (RLE
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 from evqa.baselines.frames import Sampling, load_frames
 from evqa.baselines.runner import RunSummary, resolve_shard, run_items
 from evqa.errors import ConfigError, InputError
+from evqa.paths import child_path, validate_entry_id
 
 log = logging.getLogger(__name__)
 
@@ -133,15 +133,16 @@ def mask_writer(segmenter: ReferringSegmenter, out_dir: Path, mode: str, every: 
     def process(item: dict[str, Any]) -> dict[str, Any]:
         masks, fps = segmenter.segment(item["video"], item["expressions"], mode=mode, start_s=item["start_s"])
         kept = {i: masks[i] for i in range(0, len(masks), every)}
-        path = out_dir / f"{item['entry_id']}.json"
+        path = child_path(out_dir, f"{validate_entry_id(item['entry_id'])}.json")
         write_rle_json(path, item["entry_id"], kept, size=masks.shape[1:], fps=fps)
         return {"mask_path": str(path), "error": None, "meta": {"frames": len(kept), "mode": mode}}
 
     return process
 
 
-def run_masks_step(args: argparse.Namespace) -> RunSummary | None:
-    """`evqa infer --task masks PRED_FILE --model CKPT [--mode concat|separate] [--every_n_frames N]`."""
+def run_masks_step(args) -> RunSummary | None:
+    """`evqa infer --task masks PRED_FILE --model CKPT [--mode concat|separate] [--every_n_frames N]`;
+    `args` is an `evqa.baselines.cli_run.InferOptions`."""
     from evqa.baselines.benchmarks import resolve_gen_data
     from evqa.data.st_evidence import load_gen_benchmark
 
@@ -159,9 +160,12 @@ def run_masks_step(args: argparse.Namespace) -> RunSummary | None:
                 f"{entry_id}: {item['expressions']} from {item['start_s']:.1f} s -> {out_dir / entry_id}.json"
             )
         return None
-    from evqa.baselines.registry import DEFAULT_MODEL_IDS
+    from evqa.baselines.cli_run import check_device, ensure_writable
+    from evqa.baselines.registry import default_model, get_model_class
 
-    model = args.model or DEFAULT_MODEL_IDS[args.adapter or "ours"]
+    check_device(args, get_model_class(args.adapter or "ours"))
+    ensure_writable(out_dir / "x")
+    model = args.model or default_model(args.adapter or "ours")
     segmenter = ReferringSegmenter(
         model, device=args.device, dtype=args.dtype, fps=args.fps or 1.0, max_frames=args.max_frames or 64
     )

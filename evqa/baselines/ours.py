@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from evqa.baselines.base import BaselineModel, Request, Response
-from evqa.baselines.registry import register_model
+from evqa.baselines.registry import AdapterFacts, register_model
 from evqa.errors import InputError, ModelError
 from evqa.prompts import evqa_question_prompt
 
@@ -33,7 +33,10 @@ def load_evqa(path: str, device: str | None = None, dtype: str | None = None):
         ) from None
 
 
-@register_model("ours")
+@register_model(
+    "ours",
+    AdapterFacts("model_zoo/evqa-3b", "ours"),
+)
 class EvqaModel(BaselineModel):
     """EVQA checkpoint (folder written by `evqa train` / `evqa model init`). Options: device, dtype,
     max_frames (LLM frames per video), chunk_frames (SAM2 frames encoded at once)."""
@@ -117,7 +120,10 @@ class EvqaModel(BaselineModel):
         return [self.processor.decode(_until(tokens, stop)).strip() for tokens in new]
 
 
-@register_model("unipixel")
+@register_model(
+    "unipixel",
+    AdapterFacts("PolyU-ChenLab/UniPixel-3B", "unipixel", model_keywords=("unipixel",)),
+)
 class UniPixelModel(EvqaModel):
     """A released UniPixel checkpoint converted with `evqa convert-unipixel` (same architecture as ours)."""
 

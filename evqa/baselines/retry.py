@@ -94,7 +94,8 @@ def call_with_retry(
     """Call `fn(seconds_allowed)` until it succeeds; returns (result, retries used).
 
     `fn` raises RetryableApiError for transient failures; anything else propagates at once. Gives up with
-    ApiError once `policy.max_retries` retries are spent or the per-item deadline would pass.
+    ApiError (`retryable=True`: a later run may succeed) once `policy.max_retries` retries are spent or the
+    per-item deadline would pass.
     """
     rng = rng or random.Random()
     deadline = None if policy.timeout is None else clock() + policy.timeout
@@ -114,10 +115,14 @@ def call_with_retry(
             if err.status == 429 and gate is not None:
                 gate.pause(delay)  # the whole pool slows down, not just this worker
             if attempt >= policy.max_retries:
-                raise ApiError(f"gave up after {attempt + 1} attempts: {err}", status=err.status) from None
+                raise ApiError(
+                    f"gave up after {attempt + 1} attempts: {err}", status=err.status, retryable=True
+                ) from None
             if deadline is not None and clock() + delay >= deadline:
                 raise ApiError(
-                    f"timed out after {policy.timeout:g} s ({attempt + 1} attempts): {err}", status=err.status
+                    f"timed out after {policy.timeout:g} s ({attempt + 1} attempts): {err}",
+                    status=err.status,
+                    retryable=True,
                 ) from None
             sleep(delay)
             attempt += 1

@@ -14,13 +14,22 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from evqa.baselines.calling import failure_record
-from evqa.baselines.store import JsonlWriter, collect_records, is_finished, merge_outputs, shard_jsonl_path
-from evqa.errors import ConfigError
+from evqa.baselines.store import (
+    JsonlWriter,
+    check_resume,
+    collect_records,
+    is_finished,
+    merge_outputs,
+    shard_jsonl_path,
+)
+from evqa.errors import AuthenticationError, ConfigError
+from evqa.run_files import RunHeader
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,7 @@ class RunSummary:
     skipped: int = 0
     done: int = 0
     failed: int = 0
+    transient: int = 0  # failures a re-run may fix (rate limits, timeouts after every retry)
     jsonl_path: str = ""
     out_path: str | None = None
     errors: dict[str, str] = field(default_factory=dict)
@@ -79,6 +89,8 @@ def run_items(
     write_final: bool | None = None,
     batch_size: int = 1,
     process_batch: Callable[[list[Any]], list[dict[str, Any]]] | None = None,
+    header: RunHeader | None = None,
+    overwrite: bool = False,
 ) -> RunSummary:
     """Run `process` over `items` ((entry_id, payload) pairs in benchmark order) and store the records.
 
@@ -86,33 +98,68 @@ def run_items(
     record is appended to the shard's JSONL as soon as it is done. With `process_batch` and batch_size > 1
     items go to it in chunks (local models) instead of `process` with `concurrency` threads (API models). The final JSON (`out_path`) is written
     atomically at the end of an unsharded run (`write_final=None`); sharded runs leave it to `merge_outputs`.
+
+    With a run `header`, the shard's JSONL starts with it and the run resumes only into files written by
+    the same run (`store.check_resume`: ConfigError listing the differing fields); `overwrite` removes the
+    earlier files of this output first.
     """
     shard_index, num_shards = resolve_shard(num_shards, shard_index)
     mine = list(items)[shard_index::num_shards]
+    jsonl = shard_jsonl_path(out_path, shard_index, num_shards)
+    if header is not None:
+        check_resume(out_path, header, jsonl, overwrite=overwrite)
+    elif overwrite:
+        for path in (jsonl, Path(out_path)):
+            path.unlink(missing_ok=True)
     existing = collect_records(out_path)
     todo = [(k, p) for k, p in mine if not (k in existing and is_finished(existing[k]))]
     summary = RunSummary(total=len(mine), skipped=len(mine) - len(todo))
-    jsonl = shard_jsonl_path(out_path, shard_index, num_shards)
     summary.jsonl_path = str(jsonl)
     if summary.skipped:
-        log.info("resuming: %d of %d entries already finished", summary.skipped, len(mine))
-    with JsonlWriter(jsonl) as writer, tqdm(total=len(todo), disable=not progress, desc="infer") as bar:
+        log.info(
+            "resuming %s: %d of %d entries already finished, %d to run",
+            jsonl,
+            summary.skipped,
+            len(mine),
+            len(todo),
+        )
+    with (
+        JsonlWriter(jsonl, header) as writer,
+        tqdm(total=len(todo), disable=not progress, desc="infer") as bar,
+    ):
         if process_batch is not None and batch_size > 1:
             results = _iterate_batches(todo, process_batch, batch_size)
         else:
             results = _iterate(todo, process, max(1, concurrency))
-        for key, record in results:
-            record = redact(record)
-            writer.append(key, record)
-            if is_finished(record):
-                summary.done += 1
-            else:
-                summary.failed += 1
-                summary.errors[key] = record["error"]
-            bar.update(1)
+        try:
+            for key, record in results:
+                record = redact(record)
+                writer.append(key, record)
+                if is_finished(record):
+                    summary.done += 1
+                else:
+                    summary.failed += 1
+                    summary.transient += bool((record.get("meta") or {}).get("transient"))
+                    summary.errors[key] = record["error"]
+                bar.update(1)
+        except AuthenticationError as err:
+            raise AuthenticationError(
+                f"{redact(str(err))}; stopped at the first refused request "
+                f"({summary.done + summary.failed} entries written before it, {len(todo)} to run)",
+                status=err.status,
+            ) from None
     if write_final if write_final is not None else num_shards == 1:
         merge_outputs(out_path, order=[k for k, _ in items])
         summary.out_path = str(out_path)
+        log.info(
+            "wrote %s (%d done, %d failed, %d resumed)",
+            out_path,
+            summary.done,
+            summary.failed,
+            summary.skipped,
+        )
+    else:
+        log.info("wrote %s; merge the shards with --merge when every shard is done", jsonl)
     return summary
 
 
@@ -147,7 +194,8 @@ def _iterate(todo: list[tuple[str, Any]], process: Callable[[Any], dict[str, Any
         return
     pending: dict[Future, str] = {}
     queue = iter(todo)
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="evqa-infer") as pool:
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="evqa-infer")
+    try:
         while True:
             while len(pending) < concurrency:
                 nxt = next(queue, None)
@@ -159,3 +207,5 @@ def _iterate(todo: list[tuple[str, Any]], process: Callable[[Any], dict[str, Any
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 yield pending.pop(future), future.result()
+    finally:  # a fatal error (refused credentials) or an interrupt: start nothing new
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -14,7 +14,7 @@ import numpy as np
 
 from evqa import prompts
 from evqa.baselines.base import BaselineModel, Request, Response
-from evqa.baselines.registry import register_model
+from evqa.baselines.registry import AdapterFacts, register_model
 from evqa.errors import BackendUnavailableError, InputError, ModelError
 
 SEG_TEXT = "[SEG]"
@@ -54,7 +54,10 @@ def sa2va_response(result: dict[str, Any], request: Request) -> Response:
     )
 
 
-@register_model("sa2va")
+@register_model(
+    "sa2va",
+    AdapterFacts("ByteDance/Sa2VA-4B", "sa2va", model_keywords=("sa2va",)),
+)
 class Sa2VAModel(BaselineModel):
     """Sa2VA through its remote code. Options: device, dtype."""
 

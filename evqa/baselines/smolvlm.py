@@ -8,9 +8,12 @@ which `--adapter-path` or the merged checkpoint brings back here.
 from __future__ import annotations
 
 from evqa.baselines.hf_frames import HfFramesModel
-from evqa.baselines.registry import register_model
+from evqa.baselines.registry import AdapterFacts, register_model
 
 
-@register_model("smolvlm")
+@register_model(
+    "smolvlm",
+    AdapterFacts("HuggingFaceTB/SmolVLM2-500M-Video-Instruct", "smolvlm", model_keywords=("smolvlm",)),
+)
 class SmolVLMModel(HfFramesModel):
     """SmolVLM2 / Idefics3 over timestamped frames."""

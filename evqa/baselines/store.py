@@ -1,21 +1,29 @@
 """Prediction storage for the runner: one JSONL per shard (a line per finished item, flushed), resume state,
 and the merge into the final upstream-style JSON.
 
-Files for an output `X.json`: `X.jsonl` (unsharded run) or `X.shard-<i>-of-<K>.jsonl`. A record is finished
-when its `error` is null. When several lines name the same entry, the first finished one wins, so no shard
-or re-run can replace a finished entry; failed entries are re-run on resume.
+Files for an output `X.json`: `X.jsonl` (unsharded run) or `X.shard-<i>-of-<K>.jsonl`. Each JSONL starts
+with the run header of the run that wrote it (`evqa.run_files.RunHeader`). A record is finished when its
+`error` is null. When several lines name the same entry, the first finished one wins, so no shard or re-run
+can replace a finished entry; failed entries are re-run on resume. A run resumes into an output only when
+every header already there matches its own (`check_resume`); `overwrite` starts afresh instead.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from evqa.errors import ConfigError
 from evqa.io import read_json, write_json_atomic
+from evqa.run_files import RunHeader, header_differences
+from evqa.run_files import read_jsonl as read_run_jsonl
+
+log = logging.getLogger(__name__)
 
 _SHARD = re.compile(r"\.shard-(\d+)-of-(\d+)\.jsonl$")
 
@@ -39,18 +47,76 @@ def sibling_jsonl_paths(out_path: str | os.PathLike) -> list[Path]:
 
 
 def read_jsonl(path: str | os.PathLike) -> Iterable[dict[str, Any]]:
-    """Yield the records of a JSONL file; a torn last line (a killed writer) is skipped, not an error."""
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and "entry_id" in record:
-                yield record
+    """Yield the records of a JSONL file (`evqa.run_files.read_jsonl` without the header); torn lines (a
+    killed writer) are skipped and logged, not an error."""
+    _, records, torn = read_run_jsonl(path)
+    if torn:
+        log.warning("%s: skipped %d torn line(s)", path, torn)
+    yield from records
+
+
+def output_headers(out_path: str | os.PathLike) -> dict[Path, RunHeader | None]:
+    """The run header of every JSONL of output X that holds records or a header (None: records written
+    without a header)."""
+    found = {}
+    for path in sibling_jsonl_paths(out_path):
+        header, records, _ = read_run_jsonl(path)
+        if header is not None or records:
+            found[path] = header
+    return found
+
+
+def check_resume(
+    out_path: str | os.PathLike, header: RunHeader, own_jsonl: Path, *, overwrite: bool = False
+) -> None:
+    """Make sure a run with `header` may add to output X; raise ConfigError (one line listing the
+    differing fields) when a file of X comes from another run.
+
+    With `overwrite`, files of X that another run wrote (and this shard's own JSONL) are removed
+    instead, so the run starts afresh; JSONLs of other shards of this same run are kept.
+    """
+    out = Path(out_path)
+    headers = output_headers(out)
+    foreign = {p: h for p, h in headers.items() if h is None or header_differences(h, header)}
+    if overwrite:
+        removed = [p for p in dict.fromkeys((*foreign, own_jsonl, out)) if p.exists()]
+        for path in removed:
+            path.unlink()
+        if removed:
+            log.info("--overwrite: removed %s", ", ".join(str(p) for p in removed))
+        return
+    for path, old in foreign.items():
+        if old is None:
+            raise ConfigError(
+                f"{path} has no run header, so it cannot be told whether it comes from the same model; "
+                "pass --overwrite to start afresh or choose another --output",
+                field="--output",
+            )
+        raise ConfigError(
+            f"{path} was written by another run ({'; '.join(header_differences(old, header))}); "
+            "pass --overwrite to start afresh or choose another --output",
+            field="--output",
+        )
+    if out.exists() and not headers:
+        raise ConfigError(
+            f"{out} exists without the JSONL that says which run wrote it; "
+            "pass --overwrite to start afresh or choose another --output",
+            field="--output",
+        )
+
+
+def check_mergeable(out_path: str | os.PathLike) -> RunHeader | None:
+    """The common header of output X's JSONLs; ConfigError when two of them come from different runs."""
+    headers = [(p, h) for p, h in output_headers(out_path).items() if h is not None]
+    for path, other in headers[1:]:
+        diff = header_differences(headers[0][1], other)
+        if diff:
+            raise ConfigError(
+                f"{headers[0][0].name} and {path.name} come from different runs ({'; '.join(diff)}); "
+                "merge only shards of one run",
+                field="--merge",
+            )
+    return headers[0][1] if headers else None
 
 
 def is_finished(record: dict[str, Any]) -> bool:
@@ -84,6 +150,7 @@ def merge_outputs(
 
     `order` lists entry ids in benchmark order; entries not in it follow in the order first seen.
     """
+    check_mergeable(out_path)
     records = collect_records(out_path)
     keys = [k for k in (order or []) if k in records]
     keys += [k for k in records if k not in set(keys)]
@@ -93,9 +160,12 @@ def merge_outputs(
 
 
 class JsonlWriter:
-    """Appends one record per line and flushes it, so a crash loses at most the line being written."""
+    """Appends one record per line and flushes it, so a crash loses at most the line being written.
 
-    def __init__(self, path: str | os.PathLike):
+    A new (or empty) file starts with the run `header` line when one is given.
+    """
+
+    def __init__(self, path: str | os.PathLike, header: RunHeader | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - closed in close()
@@ -105,6 +175,9 @@ class JsonlWriter:
             self._fh.seek(self._fh.tell() - 1)
             if self._fh.read(1) != "\n":
                 self._fh.write("\n")
+        elif header is not None:
+            self._fh.write(header.to_line() + "\n")
+            self._fh.flush()
 
     def append(self, entry_id: str, record: dict[str, Any]) -> None:
         """Write {"entry_id": entry_id, **record} as one line and flush it to the OS."""

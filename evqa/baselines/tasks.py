@@ -20,6 +20,7 @@ from evqa.baselines.calling import ModelCaller, drive, drive_batch
 from evqa.baselines.frames import Frames, Sampling, load_frames
 from evqa.baselines.parsing import parse_gen_reply, parse_referring_expressions, parse_segments_reply
 from evqa.errors import ConfigError
+from evqa.paths import child_path, validate_entry_id
 
 GEN_MODES = ("single-turn", "multi-turn")
 
@@ -198,6 +199,6 @@ class GenTask(TaskBase):
             raise ConfigError("this model predicts masks; give a mask directory", field="--pred_mask_dir")
         indices = response.mask_frames if response.mask_frames is not None else np.arange(len(response.masks))
         masks = {int(i): m for i, m in zip(indices, response.masks, strict=True)}
-        path = self.mask_dir / f"{entry_id}.json"
+        path = child_path(self.mask_dir, f"{validate_entry_id(entry_id)}.json")
         write_rle_json(path, entry_id, masks, size=frames.size, fps=frames.video_fps)
         return str(path)

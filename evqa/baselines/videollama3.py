@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 from evqa.baselines.hf_frames import HfFramesModel
-from evqa.baselines.registry import register_model
+from evqa.baselines.registry import AdapterFacts, register_model
 
 
-@register_model("videollama3")
+@register_model(
+    "videollama3",
+    AdapterFacts("DAMO-NLP-SG/VideoLLaMA3-7B", "videollama3", model_keywords=("videollama3",)),
+)
 class VideoLlama3Model(HfFramesModel):
     """VideoLLaMA3 over timestamped frames; upstream's --max-frames caps the frame count."""
 

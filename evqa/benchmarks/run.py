@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -54,19 +55,20 @@ def infer_hook(args: argparse.Namespace):
 
 def default_prediction_path(bench, adapter: str, model_id: str, sampling) -> Path:
     """results/<model folder>/<model>_<benchmark>_<fps tag>.json (the ST-Evidence naming scheme)."""
-    from evqa.baselines.benchmarks import RESULT_FOLDERS, fps_tag, model_slug
+    from evqa.baselines.benchmarks import fps_tag, model_slug
+    from evqa.baselines.registry import adapter_facts
 
     tag = fps_tag(sampling.fps, sampling.num_frames)
     return (
         Path("results")
-        / RESULT_FOLDERS.get(adapter, adapter)
+        / adapter_facts(adapter).result_folder
         / f"{model_slug(model_id)}_{bench.name}_{tag}.json"
     )
 
 
 def run_benchmark_infer(bench, args: argparse.Namespace):
     """Predictions of `--model` on `bench` through `evqa.baselines.runner.run_items`."""
-    from evqa.baselines.cli_run import model_options, print_plan, sampling_from
+    from evqa.baselines.cli_run import make_header, model_options, print_plan, sampling_from
     from evqa.baselines.registry import build_model, get_model_class, resolve_adapter
     from evqa.baselines.retry import RetryPolicy
     from evqa.baselines.runner import resolve_shard, run_items
@@ -93,7 +95,11 @@ def run_benchmark_infer(bench, args: argparse.Namespace):
     if args.dry_run:
         print_plan(task, task.items()[shard_index::num_shards])
         return None
+    described = {"name": bench.name, "options": benchmark_options(bench, args)}
+    data_files = [v for v in files.values() if isinstance(v, (str, os.PathLike))]
+    header = make_header(args, adapter, model_id, adapter_cls, sampling, described, data_files)
     model = build_model(adapter, model_id, **model_options(args))
+    header.endpoint = header.endpoint or model.endpoint()
     policy = RetryPolicy(
         max_retries=args.max_retries, timeout=args.timeout, attempt_timeout=args.request_timeout
     )
@@ -109,6 +115,8 @@ def run_benchmark_infer(bench, args: argparse.Namespace):
         progress=args.progress,
         batch_size=args.batch_size if model.supports_batching else 1,
         process_batch=task.process_batch,
+        header=header,
+        overwrite=getattr(args, "overwrite", False),
     )
 
 

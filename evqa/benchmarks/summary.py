@@ -3,7 +3,6 @@ header when there is one, else what its records' `meta` say) and the sampling th
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 from collections.abc import Mapping
@@ -17,20 +16,16 @@ RUN_KEY = "__run__"
 
 
 def read_run_header(pred_file: str | os.PathLike) -> dict[str, Any] | None:
-    """The `{"__run__": {...}}` first line of the prediction's JSONL (the file itself or its sibling)."""
+    """The `{"__run__": {...}}` header of the prediction's JSONL (the file itself or its sibling), read by
+    the one JSONL reader (`evqa.run_files.read_jsonl`)."""
+    from evqa.run_files import read_jsonl
+
     pred = Path(pred_file)
     jsonl = pred if pred.suffix == ".jsonl" else pred.with_suffix(".jsonl")
     if not jsonl.is_file():
         return None
-    with open(jsonl, encoding="utf-8") as fh:
-        first = fh.readline().strip()
-    try:
-        line = json.loads(first) if first else None
-    except json.JSONDecodeError:
-        return None
-    if isinstance(line, dict) and isinstance(line.get(RUN_KEY), dict):
-        return line[RUN_KEY]
-    return None
+    header, _, _ = read_jsonl(jsonl)
+    return header.to_dict() if header is not None else None
 
 
 def _metas(predictions: Mapping[str, Any]) -> list[dict]:

@@ -20,7 +20,9 @@ def _add_download(sub) -> None:
     p.add_argument(
         "dataset", choices=sorted(DATASETS), help="; ".join(f"{k}: {v.repo_id}" for k, v in DATASETS.items())
     )
-    p.add_argument("--local-dir", help="destination (default: the dataset's usual folder under data/)")
+    p.add_argument(
+        "--local-dir", "--local_dir", help="destination (default: the dataset's usual folder under data/)"
+    )
     p.add_argument("--source", help="copy from this local folder instead of the Hub")
     p.add_argument("--include", nargs="+", help="only files matching these glob patterns")
     p.add_argument("--revision", help="a branch, tag or commit of the dataset repository")
@@ -30,9 +32,11 @@ def _add_download(sub) -> None:
 def _add_check(sub) -> None:
     p = sub.add_parser("check", help="check a benchmark / instruct tree (videos, frame folders, masks, CSV)")
     p.add_argument("--csv", required=True, help="st_evidence_gen.csv or an instruct CSV")
-    p.add_argument("--video-dir", help="folder the CSV's video_path is relative to")
-    p.add_argument("--mask-dir", help="GT masks (PNG / RLE layout) or training mask JSONs")
-    p.add_argument("--frames-dir", help="the video_frames_6fps folder (one sub-folder per video_id)")
+    p.add_argument("--video-dir", "--video_dir", help="folder the CSV's video_path is relative to")
+    p.add_argument("--mask-dir", "--mask_dir", help="GT masks (PNG / RLE layout) or training mask JSONs")
+    p.add_argument(
+        "--frames-dir", "--frames_dir", help="the video_frames_6fps folder (one sub-folder per video_id)"
+    )
     p.add_argument("--fps", type=float, default=6.0, help="the annotation timeline's fps (default: 6)")
 
 
@@ -42,16 +46,20 @@ def _add_reencode(sub) -> None:
     p.add_argument("dst", help="output folder (same relative paths, .mp4)")
     p.add_argument("--fps", type=float, default=6.0, help="output frame rate (default: 6)")
     p.add_argument("--size", help="output size HxW in pixels (default: keep)")
-    p.add_argument("--frames-dir", help="also write <frames-dir>/<video>/frame_%%04d.jpg")
+    p.add_argument(
+        "--frames-dir",
+        "--frames_dir",
+        help="also write <frames-dir>/<video>/frame_%%04d.jpg, numbered from 0 (default: no frames)",
+    )
 
 
 def _add_boxes(sub) -> None:
     p = sub.add_parser("boxes-to-masks", help="turn bbox_norm box prompts into RLE masks with SAM2")
-    p.add_argument("--mask-dir", required=True, help="folder of mask JSONs with prompts")
+    p.add_argument("--mask-dir", "--mask_dir", required=True, help="folder of mask JSONs with prompts")
     p.add_argument("--out", required=True, help="output folder for the mask JSONs with RLE masks")
     p.add_argument("--sam2", required=True, help="transformers Sam2Model name or folder")
-    p.add_argument("--frames-dir", help="6-fps frame folders (<frames-dir>/<video stem>/)")
-    p.add_argument("--video-dir", help="folder the JSONs' video_path is relative to")
+    p.add_argument("--frames-dir", "--frames_dir", help="6-fps frame folders (<frames-dir>/<video stem>/)")
+    p.add_argument("--video-dir", "--video_dir", help="folder the JSONs' video_path is relative to")
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
 
 
@@ -61,7 +69,7 @@ def _add_subset(sub) -> None:
     p.add_argument("--by", required=True, help="the field to stratify by (e.g. show_name)")
     p.add_argument("--n", type=int, required=True, help="how many rows to choose")
     p.add_argument("--seed", type=int, default=42, help="sampling seed (default: 42)")
-    p.add_argument("--id-key", "--id_key", dest="id_key", default="qid",
+    p.add_argument("--id-key", "--id_key", "--id_key", dest="id_key", default="qid",
                    help="the unique question-id field, one per .qids.txt line (default: qid)")  # fmt: skip
     p.add_argument("--out", help="output JSONL (default: <input stem>_<n>_seed<seed>.jsonl beside the input); "
                    "<out stem>.stats.json and <out stem>.qids.txt are written beside it")  # fmt: skip

@@ -13,13 +13,21 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         description="Generate ST-Evidence-Synth, train the tiny EVQA model on it, run it on the test split "
         "and compare its scores with the trivial baselines. Writes <out>/demo_results.json.",
     )
-    p.add_argument("--out", default="demo_out", help="output folder (model, predictions, demo_results.json)")
+    p.add_argument(
+        "--out",
+        default="demo_out",
+        help="output folder (model, predictions, demo_results.json; default: demo_out)",
+    )
     p.add_argument(
         "--data",
         default=None,
         help="synthetic data root, generated if missing (default: $EVQA_SYNTH_ROOT or data/synth)",
     )
-    p.add_argument("--config", default="train/evqa_tiny_synth_sft.yaml", help="training experiment YAML")
+    p.add_argument(
+        "--config",
+        default="train/evqa_tiny_synth_sft.yaml",
+        help="training experiment YAML (default: train/evqa_tiny_synth_sft.yaml)",
+    )
     p.add_argument("overrides", nargs="*", help="training overrides, e.g. training.max_steps=50")
     return p
 

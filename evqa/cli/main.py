@@ -10,9 +10,23 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 
 from evqa.errors import EvqaError
+
+# libraries that log one INFO line per HTTP request; EVQA's own lines say what a run does
+QUIET_LOGGERS = (
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+    "openai",
+    "google_genai",
+    "google.genai",
+    "urllib3",
+    "huggingface_hub",
+)
 
 # name -> (module under evqa.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -48,27 +62,59 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+def configure_logging() -> None:
+    """INFO lines of EVQA on stderr (resume counts, data used, output paths), once per process; the
+    per-request lines of HTTP clients are silenced."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def run_command(name: str, argv: list[str], prog: str | None = None) -> int:
-    """Parse `argv` for subcommand `name` and run it; typed errors become one line on stderr.
+    """Parse `argv` for subcommand `name` and run it; mistakes become one line on stderr and an exit code:
+    0 ok, 1 some items failed, 2 user error (bad flag, missing or malformed file, refused credentials,
+    an output that cannot be written), 130 interrupted.
 
     Also used by the upstream-named scripts under benchmark/, which pass their own `prog`.
     """
+    configure_logging()
     module = importlib.import_module(COMMANDS[name][0])
     parser = module.build_parser(prog or f"evqa {name}")
     args = parser.parse_args(argv)
     try:
         return int(module.run(args) or 0)
     except EvqaError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `evqa ... | head`: the reader has gone; say nothing more
+        _silence_stdout()
+        return 0
+    except OSError as err:  # an output path that cannot be written, a full disk, ...
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{_one_line(err.strerror or err)}", file=sys.stderr)
+        return 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0

@@ -15,22 +15,43 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Build EVQA model checkpoints.")
     sub = parser.add_subparsers(dest="action", required=True)
     init = sub.add_parser("init", help="write a random-init (or Qwen2.5-VL-initialised) checkpoint folder")
-    init.add_argument("--preset", choices=("tiny", "3b", "7b"), required=True, help="model size")
+    init.add_argument("--preset", choices=("tiny", "3b", "7b"), required=True, help="model size (required)")
     init.add_argument("--sam2", choices=("micro", "tiny", "base", "large"), default=None,
                       help="SAM2.1 image encoder (default: micro for tiny, tiny for 3b/7b)")  # fmt: skip
-    init.add_argument("--out", required=True, help="output checkpoint folder")
-    init.add_argument("--pretrained", default=None, help="local Qwen2.5-VL-3B/7B-Instruct folder (weights)")
-    init.add_argument("--sam2-pretrained", default=None, help="local transformers SAM2.1 folder (weights)")
+    init.add_argument("--out", required=True, help="output checkpoint folder (required)")
     init.add_argument(
-        "--dtype", choices=DTYPES, default="float32", help="parameter dtype of the saved weights"
+        "--pretrained",
+        default=None,
+        help="local Qwen2.5-VL-3B/7B-Instruct folder (weights; default: the preset's model from the local "
+        "cache, else random init)",
+    )
+    init.add_argument(
+        "--sam2-pretrained",
+        "--sam2_pretrained",
+        dest="sam2_pretrained",
+        default=None,
+        help="local transformers SAM2.1 folder (weights; default: from the local cache, else random init)",
+    )
+    init.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        default="float32",
+        help="parameter dtype of the saved weights (default: float32)",
     )
     init.add_argument("--random-init", action="store_true",
                       help="random weights even when the preset's Hugging Face model id is in the local cache")  # fmt: skip
-    init.add_argument("--seed", type=int, default=0, help="random-init seed")
+    init.add_argument("--seed", type=int, default=0, help="random-init seed (default: 0)")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from evqa.errors import DataError
+
+    for flag, value in (("--pretrained", args.pretrained), ("--sam2-pretrained", args.sam2_pretrained)):
+        if value is not None and not Path(value).is_dir():
+            raise DataError("folder not found (a local model folder is expected)", path=value, field=flag)
     import torch
 
     from evqa.model import build_model, save_model

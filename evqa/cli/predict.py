@@ -18,10 +18,26 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--video", required=True, help="video file or frame folder")
     parser.add_argument("--question", required=True, help="the question text")
     parser.add_argument("--options", nargs="+", required=True, help="answer options, in order A, B, ...")
-    parser.add_argument("--output-dir", required=True, help="where prediction.json and masks/ go")
-    parser.add_argument("--fps", type=float, default=1.0, help="LLM frame-sampling rate (frames per second)")
-    parser.add_argument("--max-frames", type=int, default=64, help="at most this many LLM frames")
-    parser.add_argument("--max-new-tokens", type=int, default=96, help="generation budget")
+    parser.add_argument(
+        "--output-dir", "--output_dir", required=True, help="where prediction.json and masks/ go (required)"
+    )
+    parser.add_argument(
+        "--fps", type=float, default=1.0, help="LLM frame-sampling rate in frames per second (default: 1)"
+    )
+    parser.add_argument(
+        "--max-frames",
+        "--max_frames",
+        type=int,
+        default=64,
+        help="at most this many LLM frames (default: 64)",
+    )
+    parser.add_argument(
+        "--max-new-tokens",
+        "--max_new_tokens",
+        type=int,
+        default=96,
+        help="generation budget in tokens (default: 96)",
+    )
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     return parser
 
@@ -30,12 +46,23 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from evqa.data.masks import write_mask_png
-    from evqa.errors import InputError
+    from evqa.errors import ConfigError, InputError
     from evqa.io import write_json_atomic
     from evqa.model import EvqaPredictor, load_model
 
     if not Path(args.video).exists():
         raise InputError("video not found", path=args.video, field="--video")
+    if not Path(args.model).is_dir():
+        raise InputError("model folder not found", path=args.model, field="--model")
+    for flag, value in (
+        ("--fps", args.fps),
+        ("--max-frames", args.max_frames),
+        ("--max-new-tokens", args.max_new_tokens),
+    ):
+        if not value > 0:
+            raise ConfigError(f"must be greater than 0, got {value:g}", field=flag)
+    if (args.device or "").startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("CUDA is not available on this machine; use --device cpu", field="--device")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model, processor = load_model(args.model, device=device)
     predictor = EvqaPredictor(

@@ -30,9 +30,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed; equal seeds give identical files")
     parser.add_argument(
-        "--num-train", type=int, default=DEFAULTS["num_train"], help="instruct (training) clips"
+        "--num-train",
+        type=int,
+        default=DEFAULTS["num_train"],
+        help="instruct (training) clips (default: %(default)s)",
     )
-    parser.add_argument("--num-test", type=int, default=DEFAULTS["num_test"], help="benchmark clips")
+    parser.add_argument(
+        "--num-test", type=int, default=DEFAULTS["num_test"], help="benchmark clips (default: %(default)s)"
+    )
     h, w = DEFAULTS["size"]
     parser.add_argument("--size", default=f"{h}x{w}", help=f"frame size HxW in pixels (default: {h}x{w})")
     parser.add_argument("--fps", type=float, default=DEFAULTS["fps"], help="frames per second (default: 6)")

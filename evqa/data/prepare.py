@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import tarfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +23,16 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from evqa.data.video import VideoWriter, frame_file_name, timeline_indices, video_info
+from evqa.data.video import (
+    VideoWriter,
+    frame_file_name,
+    frame_folder_convention,
+    frame_folder_files,
+    timeline_indices,
+    video_info,
+)
 from evqa.errors import BackendUnavailableError, ConfigError, DataError
+from evqa.paths import child_path
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
@@ -88,13 +97,26 @@ def download(
         raise BackendUnavailableError(
             "huggingface_hub is not installed: pip install huggingface_hub"
         ) from None
-    path = snapshot_download(
-        spec.repo_id,
-        repo_type="dataset",
-        local_dir=str(dest),
-        revision=revision,
-        allow_patterns=allow_patterns,
-    )
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        path = snapshot_download(
+            spec.repo_id,
+            repo_type="dataset",
+            local_dir=str(dest),
+            revision=revision,
+            allow_patterns=allow_patterns,
+        )
+    except LocalEntryNotFoundError:
+        raise DataError(
+            f"cannot reach the Hugging Face Hub for {spec.repo_id} (offline, or HF_HUB_OFFLINE set) and no "
+            "local copy exists; connect, or copy a mirror with --source DIR",
+            path=dest,
+        ) from None
+    except HfHubHTTPError as err:
+        raise DataError(f"download of {spec.repo_id} failed ({' '.join(str(err).split())[:200]})", path=dest) from None
+    except OSError as err:  # connection errors, a full disk
+        raise DataError(f"download of {spec.repo_id} failed ({type(err).__name__}: {err})", path=dest) from None
     return Path(path)
 
 
@@ -129,6 +151,8 @@ def extract_archives(root: str | os.PathLike, *, remove: bool = False, progress:
     that would land outside the folder (absolute paths, `..`, links out) are refused. Returns the archives
     extracted by this call.
     """
+    if not Path(root).is_dir():
+        raise DataError("folder not found", path=root)
     done = []
     for archive in tqdm(find_archives(root), desc="extract", unit="archive", disable=not progress):
         if _marker(archive).exists():
@@ -247,7 +271,7 @@ def _csv_columns(csv_path: Path) -> list[str]:
     import csv
 
     try:
-        with open(csv_path, newline="", encoding="utf-8") as fh:
+        with open(csv_path, newline="", encoding="utf-8-sig") as fh:
             return next(csv.reader(fh), [])
     except FileNotFoundError:
         raise DataError("file not found", path=csv_path) from None
@@ -258,7 +282,7 @@ def _mask_frames(mask_dir: Path, entry_id: str) -> list[int] | None:
     from evqa.data.masks import MaskStore
     from evqa.io import read_json
 
-    path = mask_dir / f"{entry_id}.json"
+    path = child_path(mask_dir, f"{entry_id}.json")
     if path.is_file():
         payload = read_json(path, error=DataError)
         if isinstance(payload, dict) and "evidence_objects" in payload:
@@ -276,7 +300,7 @@ def _mask_frames(mask_dir: Path, entry_id: str) -> list[int] | None:
 
 
 def _timeline_length(
-    entry, video_dir: Path | None, frames_dir: Path | None, fps: float, problems
+    entry, video_dir: Path | None, frames_dir: Path | None, fps: float, problems, conventions
 ) -> int | None:
     """Frames of the entry's video on the `fps` timeline, checking video and frame folder agree."""
     length = None
@@ -292,7 +316,12 @@ def _timeline_length(
         if not folder.is_dir():
             problems["missing frame folders"].append(str(folder))
         else:
-            count = sum(1 for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+            try:
+                conventions[frame_folder_convention(folder)] += 1
+                count = sum(f is not None for f in frame_folder_files(folder))
+            except DataError as err:
+                problems["missing frame folders"].append(str(err))
+                return length
             if length is not None and count != length:
                 problems["frame folder / video length mismatch"].append(
                     f"{folder}: {count} frames, the video has {length} at {fps:g} fps"
@@ -354,13 +383,19 @@ def check_dataset(
         Path(d) if d is not None else None for d in (video_dir, mask_dir, frames_dir)
     )
     lengths: dict[str, int | None] = {}
+    conventions: Counter[str] = Counter()
     no_masks = 0
     entries = load_gen_benchmark(csv_path)
     for entry in tqdm(entries, desc="check", unit="entry", disable=not progress):
         if entry.video_path not in lengths:
-            lengths[entry.video_path] = _timeline_length(entry, video_dir, frames_dir, fps, problems)
+            lengths[entry.video_path] = _timeline_length(
+                entry, video_dir, frames_dir, fps, problems, conventions
+            )
         no_masks += not _check_ranges(entry, lengths[entry.video_path], mask_dir, fps, problems)
     checked = {"entries": len(entries), "videos": len(lengths)}
+    if frames_dir is not None:
+        # which numbering the frame folders use: 0-based frame_0000.jpg (the released data) or 1-based
+        checked.update({f"frame folders {k}": v for k, v in sorted(conventions.items())})
     if mask_dir is not None:
         checked["entries without masks"] = no_masks
     return CheckReport(checked, problems)

@@ -13,8 +13,9 @@ import os
 from dataclasses import dataclass, field
 
 from evqa.answers import normalize_segments
-from evqa.errors import DataError
+from evqa.errors import DataError, InputError
 from evqa.io import read_json
+from evqa.paths import validate_entry_id
 from evqa.prompts import LETTERS
 from evqa.text import normalize_text
 
@@ -69,7 +70,8 @@ def _read_csv(path, required: tuple[str, ...]) -> tuple[list[dict], list[str]]:
     if not os.path.isfile(path):
         raise DataError("file not found", path=path)
     try:
-        with open(path, encoding="utf-8", newline="") as fh:
+        # utf-8-sig: spreadsheets save CSVs with a byte-order mark, which must not stick to the first column
+        with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.DictReader(fh)
             rows, columns = list(reader), list(reader.fieldnames or [])
     except (UnicodeDecodeError, csv.Error) as err:
@@ -77,13 +79,22 @@ def _read_csv(path, required: tuple[str, ...]) -> tuple[list[dict], list[str]]:
     for column in required:
         if column not in columns:
             raise DataError(f"missing column (has: {', '.join(columns) or 'none'})", path=path, field=column)
+    if not rows:
+        raise DataError("has a header but no entries", path=path)
     return rows, columns
 
 
+def _entry_id(row: dict, path) -> str:
+    """The row's entry id, validated: it names files, so it must stay inside its folder."""
+    entry_id = (row.get("entry_id") or "").strip()
+    try:
+        return validate_entry_id(entry_id)
+    except InputError as err:
+        raise DataError(err.message, path=path, field="entry_id") from None
+
+
 def _gen_entry(row: dict, path, segment_column: str) -> GenEntry:
-    entry_id = row["entry_id"].strip()
-    if not entry_id:
-        raise DataError("empty entry_id", path=path, field="entry_id")
+    entry_id = _entry_id(row, path)
     candidates = _literal(row["candidates"], path=path, entry=entry_id, column="candidates")
     if not isinstance(candidates, list):
         raise DataError("candidates must be a list", path=path, entry=entry_id, field="candidates")
@@ -208,7 +219,7 @@ def load_mcq_benchmark(data_file, distractors_file=None, mask_file=None) -> list
     spatial = _json_object(mask_file) if mask_file else {}
     entries = []
     for row in rows:
-        entry_id = row["entry_id"].strip()
+        entry_id = _entry_id(row, data_file)
         options = _literal(row["options"], path=data_file, entry=entry_id, column="options")
         if not isinstance(options, list) or not options:
             raise DataError(

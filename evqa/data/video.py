@@ -1,8 +1,10 @@
 """Video decoding and frame sampling — the one place EVQA turns a video into frames and timestamps.
 
-A "video" is either a file (decoded with decord, else PyAV, else OpenCV) or a frame folder of JPEGs
-(`frame_0001.jpg`, `frame_0002.jpg`, ... as written by ffmpeg; the k-th file in sorted order is frame k-1,
-the upstream `video_frames_6fps/<video>/` layout, assumed to be at `FRAME_FOLDER_FPS`).
+A "video" is either a file (decoded with decord, else PyAV, else OpenCV) or a frame folder of JPEGs, the
+upstream `video_frames_6fps/<video>/` layout, assumed to be at `FRAME_FOLDER_FPS`. The released data and
+upstream's loader number frames from 0 (`frame_0000.jpg` is frame 0, shown at 0 s), which is what EVQA
+writes; ffmpeg's default numbering starts at 1 (`frame_0001.jpg` is frame 0). Readers detect which one a
+folder uses (`frame_folder_convention`) and map file numbers to frame indices accordingly.
 
 Frame i of a video at `video_fps` is shown at time i / video_fps seconds. Every sampler returns the
 indices it chose, so callers always know the true timestamps of the frames a model saw.
@@ -42,9 +44,10 @@ class VideoInfo:
 
 @dataclass
 class SampledFrames:
-    """frames: uint8 [T, H, W, 3] RGB; indices: int64 [T]; timestamps: float64 [T] seconds."""
+    """frames: uint8 [T, H, W, 3] RGB (None when not decoded); indices: int64 [T]; timestamps: float64 [T]
+    seconds."""
 
-    frames: np.ndarray
+    frames: np.ndarray | None
     indices: np.ndarray
     timestamps: np.ndarray
     info: VideoInfo
@@ -88,20 +91,59 @@ def _frame_order(path: Path) -> tuple:
     return (int(digits[-1]) if digits else -1, path.name)
 
 
+FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
 def _folder_files(path: Path) -> list[Path]:
-    files = sorted(
-        (p for p in path.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")), key=_frame_order
-    )
+    files = sorted((p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=_frame_order)
     if not files:
         raise DataError("frame folder has no .jpg/.png frames", path=path)
     return files
 
 
+def _folder_numbering(files: list[Path]) -> tuple[str, int]:
+    numbers = [_frame_order(p)[0] for p in files]
+    first = min(numbers)
+    if first < 0:
+        return "unnumbered", 0
+    if first <= 1:
+        return ("0-based", 0) if first == 0 else ("1-based", 1)
+    return f"starts at {first}", first
+
+
+def frame_folder_convention(folder: str | os.PathLike) -> str:
+    """How a frame folder numbers its files: '0-based' (`frame_0000.jpg` is frame 0, the released data),
+    '1-based' (`frame_0001.jpg` is frame 0, ffmpeg's default), 'starts at N' (a cut-out clip: its first
+    file is frame 0) or 'unnumbered' (no digits in the names: frames in name order). Decided by the
+    smallest file number; DataError for an empty folder."""
+    return _folder_numbering(_folder_files(Path(folder)))[0]
+
+
+def frame_folder_files(folder: str | os.PathLike) -> list[Path | None]:
+    """The files of a frame folder by frame index: item i is frame i (None where the folder has a gap).
+
+    Numbered files map to `number - base`, the base being the folder's first number (0 or 1, see
+    `frame_folder_convention`); unnumbered files are taken in name order.
+    """
+    folder = Path(folder)
+    files = _folder_files(folder)
+    convention, base = _folder_numbering(files)
+    if convention == "unnumbered":
+        return list(files)
+    by_index: dict[int, Path] = {}
+    for file in files:
+        index = _frame_order(file)[0] - base
+        if index in by_index:
+            raise DataError(f"two files for frame {index}: {by_index[index].name}, {file.name}", path=folder)
+        by_index[index] = file
+    return [by_index.get(i) for i in range(max(by_index) + 1)]
+
+
 def _folder_info(path: Path) -> tuple[float, int, int, int]:
-    files = _folder_files(path)
+    files = frame_folder_files(path)
     from PIL import Image
 
-    with Image.open(files[0]) as img:
+    with Image.open(next(f for f in files if f is not None)) as img:
         width, height = img.size
     return FRAME_FOLDER_FPS, len(files), width, height
 
@@ -119,8 +161,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 
 def _folder_read(path: Path, indices: np.ndarray) -> np.ndarray:
-    files = _folder_files(path)
+    files = frame_folder_files(path)
     _check_range(path, indices, len(files))
+    missing = [int(i) for i in indices if files[i] is None]
+    if missing:
+        raise DataError(f"frame folder has no file for frame(s) {missing[:5]}", path=path)
     return np.stack([read_image(files[idx]) for idx in indices])
 
 
@@ -348,17 +393,19 @@ def sample_frames(
     num_frames: int | None = None,
     max_frames: int | None = None,
     backend: str | None = None,
+    decode: bool = True,
 ) -> SampledFrames:
     """Sample frames from a video file or frame folder (see `sample_frame_indices` for the rules).
 
     Returns SampledFrames with frames uint8 [T, H, W, 3] RGB, their indices int64 [T] and
-    timestamps float64 [T] = indices / info.fps (seconds).
+    timestamps float64 [T] = indices / info.fps (seconds). `decode=False` only chooses the frames
+    (`frames` is None): dry runs and models that take the whole file.
     """
     info = video_info(path, backend=backend)
     indices = sample_frame_indices(
         info.num_frames, info.fps, fps=fps, num_frames_out=num_frames, max_frames=max_frames
     )
-    frames = read_frames(path, indices, backend=backend)
+    frames = read_frames(path, indices, backend=backend) if decode else None
     return SampledFrames(frames=frames, indices=indices, timestamps=indices / info.fps, info=info)
 
 
@@ -432,12 +479,12 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, *, crf:
 
 
 def frame_file_name(index: int) -> str:
-    """File name of frame `index` (0-based) in a frame folder: ffmpeg's 1-based `frame_%04d.jpg`."""
-    return f"frame_{index + 1:04d}.jpg"
+    """File name of frame `index` in a frame folder: 0-based `frame_%04d.jpg`, as in the released data."""
+    return f"frame_{index:04d}.jpg"
 
 
 def write_frame_folder(folder: str | os.PathLike, frames: np.ndarray, *, quality: int = 95) -> None:
-    """Write uint8 [T, H, W, 3] RGB frames as `frame_0001.jpg` ... (JPEG) into `folder` (created)."""
+    """Write uint8 [T, H, W, 3] RGB frames as `frame_0000.jpg` ... (JPEG) into `folder` (created)."""
     from PIL import Image
 
     folder = Path(folder)

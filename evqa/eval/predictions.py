@@ -7,7 +7,6 @@ never raises: `read_gen_record` reports it so the scorer counts it and lists the
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -21,31 +20,15 @@ log = logging.getLogger(__name__)
 
 
 def _read_jsonl(path) -> dict[str, dict]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except FileNotFoundError:
-        raise PredictionError("file not found", path=path) from None
-    except UnicodeDecodeError as err:
-        raise PredictionError(f"not UTF-8 text ({err})", path=path) from None
-    out: dict[str, dict] = {}
-    numbered = [(i, line) for i, line in enumerate(lines, 1) if line.strip()]
-    for k, (number, line) in enumerate(numbered):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            if k == len(numbered) - 1:  # a run that was killed mid-write leaves a torn last line
-                log.warning("%s: ignoring the incomplete last line %d", path, number)
-                break
-            raise PredictionError(f"line {number} is not valid JSON ({err})", path=path) from None
-        if isinstance(obj, dict) and "entry_id" in obj:
-            out[str(obj["entry_id"])] = obj
-        elif isinstance(obj, dict) and len(obj) == 1 and isinstance(next(iter(obj.values())), dict):
-            key, value = next(iter(obj.items()))
-            out[str(key)] = value
-        else:
-            raise PredictionError(f"line {number} must be an object with 'entry_id'", path=path)
-    return out
+    """entry_id -> record of a JSONL (the runner's reader, `evqa.run_files.read_jsonl`: torn lines anywhere
+    are skipped and counted in a warning). The run header is not an entry: `evqa.run_files.read_jsonl`
+    (or `evqa.benchmarks.summary.read_run_header`) returns it."""
+    from evqa.run_files import read_jsonl
+
+    _, records, torn = read_jsonl(path)
+    if torn:
+        log.warning("%s: skipped %d torn or unreadable line(s)", path, torn)
+    return {str(r["entry_id"]): r for r in records}
 
 
 def load_predictions(path: str | os.PathLike) -> dict[str, dict]:

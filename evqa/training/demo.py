@@ -1,8 +1,9 @@
 """The end-to-end demo: ST-Evidence-Synth -> train the tiny model -> infer -> score -> compare.
 
-Every stage is the real one: `ensure_synth` (data), `evqa.training.main` (training from the demo YAML),
-`evqa infer --model <ckpt> --adapter ours` (the inference runner), `evaluate_gen` (the scorer). The
-trivial baselines are the prediction files the synthetic generator writes next to its benchmark.
+Every stage is the real one, called as a library function: `ensure_synth` (data),
+`evqa.training.main.run_training` (training from the demo YAML), `evqa.baselines.cli_run.run_infer` with the
+`ours` adapter (the inference runner), `evaluate_gen` (the scorer). The trivial baselines are the
+prediction files the synthetic generator writes next to its benchmark.
 """
 
 from __future__ import annotations
@@ -54,32 +55,37 @@ def demo_config(config: str, overrides: list[str]) -> dict:
 
 
 def train_model(paths, out_dir: Path, config: str, overrides: list[str], sources: list[dict]) -> Path:
-    """Train the tiny model with the real entry point on `sources` (the config's, re-pointed at the
+    """Train the tiny model with the real training code on `sources` (the config's, re-pointed at the
     synthetic root); returns the saved model folder."""
     import json
 
-    from evqa.training.main import main
+    from evqa.training.config import parse_config
+    from evqa.training.main import run_training
 
     sources = json.dumps(synth_sources(paths, sources))  # JSON is YAML: passes as one override value
-    args = ["--config", config, *overrides, f"data.sources={sources}", f"training.output_dir={out_dir}"]
-    return main(args + ["training.resume=scratch"])
+    overrides = [*overrides, f"data.sources={sources}", f"training.output_dir={out_dir}"]
+    model_args, data_args, train_args = parse_config(config, overrides + ["training.resume=scratch"])
+    return run_training(model_args, data_args, train_args)
 
 
-def infer(model_dir: Path, paths, out_dir: Path, extra: list[str]) -> tuple[Path, Path]:
-    """Run `evqa infer` with the `ours` adapter on the synthetic test split; (prediction file, mask folder).
+def infer(model_dir: Path, paths, out_dir: Path, *, num_frames: int, **options) -> tuple[Path, Path]:
+    """Run the inference runner with the `ours` adapter on the synthetic test split; (prediction file, mask
+    folder).
 
-    `extra` should fix the frames as in training (`--num-frames N`). Answers are ~26 tokens long, so
-    generation stops at 48 new tokens (an undertrained model that never emits `<|im_end|>` would otherwise
-    spend minutes per entry)."""
-    from evqa.cli.main import run_command
+    `num_frames` should be the frame count of training. Answers are ~26 tokens long, so generation stops at
+    48 new tokens (an undertrained model that never emits `<|im_end|>` would otherwise spend minutes per
+    entry). Each demo run trains a new model, so earlier predictions in `out_dir` are replaced
+    (`overwrite`), never resumed into. `options`: further `InferOptions` fields."""
+    from evqa.baselines.cli_run import InferOptions, run_infer
 
     pred_file, mask_dir = out_dir / "predictions.json", out_dir / "pred_masks"
-    argv = ["--model", str(model_dir), "--adapter", "ours", "--task", "gen", "--gt_file", str(paths.gen_csv),
-            "--video_dir", str(paths.video_dir), "--output", str(pred_file), "--pred_mask_dir", str(mask_dir),
-            "--device", "cpu", "--max-new-tokens", "48", *extra]  # fmt: skip
-    code = run_command("infer", argv)
-    if code != 0:
-        raise EvqaError(f"evqa infer failed with exit code {code}")
+    settings = dict(model=str(model_dir), adapter="ours", task="gen", gt_file=str(paths.gen_csv),
+                    video_dir=str(paths.video_dir), output=str(pred_file), pred_mask_dir=str(mask_dir),
+                    device="cpu", max_new_tokens=48, num_frames=num_frames, overwrite=True)  # fmt: skip
+    summary = run_infer(InferOptions(**{**settings, **options}))
+    if summary is None or summary.failed:
+        failed = "no run" if summary is None else f"{summary.failed} of {summary.total} entries failed"
+        raise EvqaError(f"inference of the demo model failed ({failed})")
     return pred_file, mask_dir
 
 
@@ -112,22 +118,23 @@ def losing_metrics(model: dict, baselines: dict[str, dict]) -> list[str]:
 
 
 def run_demo(
-    out: str | Path, *, data_root: str, config: str = DEMO_CONFIG, overrides=(), infer_args=()
+    out: str | Path, *, data_root: str, config: str = DEMO_CONFIG, overrides=(), infer_options=None
 ) -> dict:
     """Run every stage; writes `<out>/demo_results.json` = {"model": results, "baselines": {name: results}}.
 
-    data_root: the synthetic data (None: the synth default root); generated there if missing."""
+    data_root: the synthetic data (None: the synth default root); generated there if missing.
+    infer_options: further `InferOptions` fields for the inference stage (e.g. {"limit": 2})."""
     from evqa.data.synth import ensure_synth
     from evqa.io import write_json_atomic
 
     out = Path(out)
-    paths = ensure_synth(data_root)
+    paths = ensure_synth(data_root, progress=True)
     log.info("[1/4] synthetic data ready under %s", paths.root)
     data = demo_config(config, list(overrides)).get("data", {})
     model_dir = train_model(paths, out / "model", config, list(overrides), data.get("sources") or [])
     log.info("[2/4] trained model saved to %s", model_dir)
-    frames = ["--num-frames", str(data.get("num_frames", 8))]  # the frame count the model was trained with
-    pred_file, mask_dir = infer(model_dir, paths, out, frames + list(infer_args))
+    num_frames = int(data.get("num_frames", 8))  # the frame count the model was trained with
+    pred_file, mask_dir = infer(model_dir, paths, out, num_frames=num_frames, **dict(infer_options or {}))
     log.info("[3/4] predictions written to %s", pred_file)
     results = {"model": score(paths, pred_file, mask_dir), "baselines": baseline_results(paths)}
     write_json_atomic(out / "demo_results.json", results)

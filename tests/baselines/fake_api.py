@@ -1,7 +1,7 @@
 """Local fake OpenAI-compatible and Gemini servers (http.server on 127.0.0.1, one thread each).
 
 Both answer like a cooperative model (the reply depends on what the last user turn asks) and can inject
-faults: each request pops the next entry of `faults` ('429', '500', 'timeout', 'malformed') before
+faults: each request pops the next entry of `faults` ('401', '403', '429', '500', 'timeout', 'malformed') before
 answering; `always_fail(text)` makes matching requests fail with 500 for good. Every request is recorded.
 """
 
@@ -99,7 +99,7 @@ class FakeServer:
             time.sleep(self.latency)
         if fault == "timeout":
             time.sleep(self.timeout_s)
-        if fault in ("429", "500"):
+        if fault in ("401", "403", "429", "500"):
             return self.send(handler, int(fault), self.error_body(int(fault)), {"Retry-After": "0.05"})
         if fault == "malformed":
             return self.send(handler, 200, '{"choices": [{"message": ')

@@ -155,4 +155,6 @@ def test_infer_with_data_dir_runs_the_st_evidence_path(tmp_path, api_env, monkey
     expected = 100 * sum(e.time_answer == "B" for e in entries) / len(entries)
     summary = json.loads((tmp_path / "m.summary.json").read_text())
     assert summary["metrics"]["time_evidence_accuracy"] == pytest.approx(expected)
-    assert summary["run"] == {"adapter": "gpt", "model": "gpt-4o"}
+    run = summary["run"]  # the prediction JSONL's run header
+    assert (run["adapter"], run["model"], run["task"]["name"]) == ("gpt", "gpt-4o", "mcq")
+    assert set(run["data_sha256"]) == {"st_evidence_mcq.csv", "temp_options.json", "mask_options.json"}

@@ -96,7 +96,12 @@ def test_check_passes_on_generated_data(synth):
         progress=False,
     )
     assert report.ok, report.format()
-    assert report.checked == {"entries": 3, "videos": 3, "entries without masks": 0}
+    assert report.checked == {
+        "entries": 3,
+        "videos": 3,
+        "frame folders 0-based": 3,
+        "entries without masks": 0,
+    }
     report = prepare.check_dataset(
         synth.gen_csv, video_dir=synth.video_dir, mask_dir=synth.gt_mask_png_dir, progress=False
     )

@@ -91,7 +91,7 @@ def test_frame_folder_backend(clip, tmp_path):
     path, frames = clip
     folder = tmp_path / "clip"
     V.write_frame_folder(folder, frames)
-    assert sorted(p.name for p in folder.iterdir())[:2] == ["frame_0001.jpg", "frame_0002.jpg"]
+    assert sorted(p.name for p in folder.iterdir())[:2] == ["frame_0000.jpg", "frame_0001.jpg"]
     info = V.video_info(folder)
     assert (info.fps, info.num_frames, info.width, info.height) == (V.FRAME_FOLDER_FPS, 30, 96, 64)
     out = V.sample_frames(folder, num_frames=5)

@@ -2,9 +2,6 @@
 
 import json
 
-import pytest
-
-from evqa.errors import PredictionError
 from evqa.eval.predictions import load_predictions, read_gen_record, upstream_segments
 
 CANDS = ["x", "y", "z"]
@@ -20,11 +17,11 @@ def test_jsonl_both_line_forms_later_lines_win(tmp_path):
     assert set(preds) == {"a", "b"} and preds["a"]["parsed_response"]["answer"] == "C"
 
 
-def test_jsonl_bad_middle_line(tmp_path):
+def test_jsonl_bad_middle_line_is_skipped_and_counted(tmp_path, caplog):
     path = tmp_path / "p.jsonl"
-    path.write_text('{"entry_id": "a"}\nnot json\n{"entry_id": "b"}\n')
-    with pytest.raises(PredictionError, match="line 2 is not valid JSON"):
-        load_predictions(path)
+    path.write_text('{"entry_id": "a"}\nnot json\n{"entry_id": "b"}\n[1, 2]\n')
+    assert sorted(load_predictions(path)) == ["a", "b"]
+    assert "p.jsonl: skipped 2 torn or unreadable line(s)" in caplog.text
 
 
 def test_read_record_statuses():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from evqa.data.synth.scenes import render_clip, sample_clip
 from evqa.data.synth.summary import SynthSummary, score_baselines
 from evqa.data.synth.writers import SynthWriter
 from evqa.errors import ConfigError, DataError
+from evqa.io import make_temp_dir
 
 DEFAULTS = {"num_train": 1500, "num_test": 50, "size": (112, 112), "fps": 6.0}
 _SPLIT_CODE = {"test": 0, "train": 1}
@@ -120,31 +120,34 @@ def _try_score(paths: SynthPaths, baselines) -> dict[str, dict]:
     return score_baselines(paths, baselines)
 
 
-def ensure_synth(root: str | os.PathLike | None = None, seed: int = 0, **options) -> SynthPaths:
+def ensure_synth(
+    root: str | os.PathLike | None = None, seed: int = 0, *, progress: bool = False, **options
+) -> SynthPaths:
     """Return the synthetic data under `root` (default: `default_root()`), generating it first if missing.
 
     `options` (num_train, num_test, size, fps) are passed to `generate` (defaults: DEFAULTS); an existing
-    root is returned as it is, as long as it was generated with the same seed.
+    root is returned as it is, as long as it was generated with the same seed. `progress` shows the
+    generation's progress bars.
 
     Safe when several processes call it at once: each generates into a private temporary folder next to
     `root` and renames it into place; the losers of the race discard theirs.
     """
     paths = SynthPaths(root)
     if not paths.is_complete():
-        _generate_and_rename(paths, seed, options)
+        _generate_and_rename(paths, seed, options, progress)
     _check_meta(paths, seed)
     return paths
 
 
-def _generate_and_rename(paths: SynthPaths, seed: int, options: dict) -> None:
+def _generate_and_rename(paths: SynthPaths, seed: int, options: dict, progress: bool = False) -> None:
     if paths.root.exists() and any(paths.root.iterdir()):
         raise DataError(
             "exists but holds no complete synthetic data (no synth_meta.json); remove it", path=paths.root
         )
     paths.root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{paths.root.name}.", dir=paths.root.parent))
+    tmp = make_temp_dir(paths.root.parent, f".{paths.root.name}.")
     try:
-        generate(tmp, seed=seed, score=False, progress=False, **options)
+        generate(tmp, seed=seed, score=False, progress=progress, **options)
         if paths.root.exists():
             paths.root.rmdir()  # an empty leftover; a complete root from a winner makes this fail
         os.rename(tmp, paths.root)

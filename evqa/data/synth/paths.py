@@ -10,7 +10,7 @@
 <root>/instruct/gen_qa/synth/st_evidence_synth.csv     QA + temporal_evidence
 <root>/instruct/gen_mask/st_evidence.csv        QA + temporal_evidence of the mask task
 <root>/instruct/gen_mask/masks/<entry_id>.json  polygon masks + bbox_norm prompts
-<root>/instruct/gen_mask/video_frames_6fps/<video_id>/frame_0001.jpg ...  (frame_0001 = frame 0)
+<root>/instruct/gen_mask/video_frames_6fps/<video_id>/frame_0000.jpg ...  (frame_0000 = frame 0)
 <root>/baselines/<name>/predictions.json, masks/<entry_id>.json        trivial-baseline predictions
 """
 
