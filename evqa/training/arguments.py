@@ -24,6 +24,14 @@ class ModelArguments:
     local folders `pretrained` / `sam2_pretrained`). `lora`: LoRA adapters + trainable heads and SAM2
     decoder/memory (`evqa.model.apply_lora`); False trains every parameter (the tiny demo model).
     `kind`: "evqa" (this model); `hf_vlm` configs use `evqa.training.hf_vlm.arguments` instead.
+
+    The recipe knobs (`evqa.training.recipe`; defaults keep EVQA's own setup, the 3b/7b YAMLs set
+    upstream's): `lora_targets` "evqa" (LLM attention + MLP, `evqa.model.apply_lora`) or "unipixel"
+    (q/k/v/o of the LLM + the vision attention's qkv/proj, UniPixel's `qkvo_all`); `train_embeddings`:
+    the token embeddings and LM head train (at `learning_rate`); `sam2_trainable` "decoder" (mask decoder,
+    memory and tracking parameters) or "all" (the image encoder too); `sam2_image_size`: the side SAM2
+    encodes at (None: the checkpoint's); with `base_model`, a `sam2` whose image encoder differs from the
+    checkpoint's replaces it with the SAM2.1 weights of `sam2_pretrained`.
     """
 
     kind: str = "evqa"
@@ -37,15 +45,29 @@ class ModelArguments:
     lora_alpha: int = 256
     lora_dropout: float = 0.1
     lora_vision: bool = True
+    lora_targets: str = "evqa"
+    train_embeddings: bool = False
+    sam2_trainable: str = "decoder"
+    sam2_image_size: int | None = None
 
 
 @dataclass
 class DataArguments:
-    """The mixture (`sources`: one config entry per source, see `evqa.training.mixture`) and frames/video."""
+    """The mixture (`sources`: one config entry per source, see `evqa.training.mixture`) and frames/video.
+
+    sample_type: "random" (a random subset of the frames) or "segments" (one random frame from each of
+    `num_frames` equal segments, upstream's); prompt_style: "evqa" (`evqa.prompts` EVQA wording) or
+    "upstream" (upstream EVQA's template families, drawn at random per sample); resolution: "processor"
+    (the processor's pixel bounds for every frame) or "upstream" (upstream's per-sample bounds, see
+    `evqa.training.collator.upstream_pixels`).
+    """
 
     sources: list = field(default_factory=list)
     num_frames: int = 8
     seed: int = 0
+    sample_type: str = "random"
+    prompt_style: str = "evqa"
+    resolution: str = "processor"
 
 
 @dataclass

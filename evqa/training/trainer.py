@@ -9,6 +9,7 @@ Parameter groups (learning rates from `TrainingArguments`):
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 
 import torch
@@ -18,6 +19,9 @@ from evqa.model.lora import HEAD_PREFIXES
 from evqa.training.sampler import DataTypeGroupedSampler
 
 LOSS_KEYS = ("lm_loss", "mask_loss")
+# beside a LoRA checkpoint's adapter: every other trainable weight (heads, SAM2, embeddings, LM head), which
+# peft's adapter file leaves out
+TRAINABLE_FILE = "trainable_weights.safetensors"
 
 
 def _short(name: str) -> str:
@@ -80,6 +84,40 @@ class EvqaTrainer(Trainer):
             kwargs.pop("lr", None)
             self.optimizer = optimizer_cls(optimizer_groups(self.model, self.args), **kwargs)
         return self.optimizer
+
+    def _trainable_state(self) -> dict[str, torch.Tensor]:
+        from peft import PeftModel
+
+        model = self.accelerator.unwrap_model(self.model)
+        if not isinstance(model, PeftModel):
+            return {}
+        return {name: param.detach().to("cpu").contiguous() for name, param in model.named_parameters()
+                if param.requires_grad and "lora_" not in name}  # fmt: skip
+
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        """The HF save, plus (LoRA runs) the non-adapter trainable weights in `TRAINABLE_FILE`."""
+        import safetensors.torch
+
+        super()._save(output_dir, state_dict)
+        trainable = self._trainable_state()
+        if trainable and self.args.should_save:
+            out = output_dir if output_dir is not None else self.args.output_dir
+            safetensors.torch.save_file(
+                trainable, os.path.join(out, TRAINABLE_FILE), metadata={"format": "pt"}
+            )
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        import safetensors.torch
+
+        super()._load_from_checkpoint(resume_from_checkpoint, model)
+        path = os.path.join(resume_from_checkpoint, TRAINABLE_FILE)
+        if os.path.isfile(path):
+            target = self.accelerator.unwrap_model(model if model is not None else self.model)
+            result = target.load_state_dict(safetensors.torch.load_file(path), strict=False)
+            if result.unexpected_keys:
+                raise RuntimeError(
+                    f"{path}: weights the model has no place for: {result.unexpected_keys[:8]}"
+                )
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)

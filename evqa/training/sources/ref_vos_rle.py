@@ -31,6 +31,7 @@ class RleRefVosSource(Source):
     name = "mevis"
     meta_file = "meta_expressions.json"
     mask_file = "mask_dict.json"
+    questions_are_sentences = False
 
     def __init__(
         self,
@@ -71,7 +72,11 @@ class RleRefVosSource(Source):
                 f"anno_id {missing[0]} not in the mask dict", path=mask_path, entry=sample_id, field="anno_id"
             )
         track = RleTrack([mask_dict[a] for a in anno_ids], dense=True, where=f"{mask_path} {sample_id}")
-        return SourceItem(self.name, sample_id, "mask", segmentation_prompt(text), SEG_TARGET, ref, track)
+        text = text.strip()
+        # upstream: a ReVOS expression that is a question is a 'sentence', every other one a phrase
+        kind = "sentence" if self.questions_are_sentences and text.endswith("?") else "query"
+        return SourceItem(self.name, sample_id, "mask", segmentation_prompt(text), SEG_TARGET, ref, track,
+                          turn={"kind": kind, "text": text})  # fmt: skip
 
 
 class MevisSource(RleRefVosSource):
@@ -85,3 +90,4 @@ class RevosSource(RleRefVosSource):
 
     name = "revos"
     meta_file = "meta_expressions_train_.json"
+    questions_are_sentences = True
