@@ -59,7 +59,8 @@ class DataArguments:
     `num_frames` equal segments, upstream's); prompt_style: "evqa" (`evqa.prompts` EVQA wording) or
     "upstream" (upstream EVQA's template families, drawn at random per sample); resolution: "processor"
     (the processor's pixel bounds for every frame) or "upstream" (upstream's per-sample bounds, see
-    `evqa.training.collator.upstream_pixels`).
+    `evqa.training.collator.upstream_pixels`). max_video_frames: leave out items that list more frames
+    (sources that give a frame list; a video file is not probed).
     """
 
     sources: list = field(default_factory=list)
@@ -68,6 +69,7 @@ class DataArguments:
     sample_type: str = "random"
     prompt_style: str = "evqa"
     resolution: str = "processor"
+    max_video_frames: int | None = None  # drop items whose frame list is longer (upstream: 500)
 
 
 @dataclass
@@ -77,7 +79,8 @@ class TrainingArguments(transformers.TrainingArguments):
     sam2_lr: learning rate of the SAM2 parameters; head_lr: of the seg/ref/mem projections (default:
     `learning_rate`). resume: "auto" (latest checkpoint in output_dir, if any), "scratch" (ignore existing
     checkpoints), or a checkpoint folder. merge_lora: also save `<output_dir>/merged` with LoRA folded in.
-    bf16 / activation_checkpointing: "auto" turns them on exactly when a CUDA GPU is present.
+    bf16 / activation_checkpointing / tf32: "auto" turns them on exactly when a CUDA GPU (Ampere or newer for
+    tf32) is present.
     """
 
     def __post_init__(self):
@@ -86,6 +89,8 @@ class TrainingArguments(transformers.TrainingArguments):
             self.bf16 = gpu and torch.cuda.is_bf16_supported()
         if self.activation_checkpointing == "auto":
             self.activation_checkpointing = gpu
+        if self.tf32 == "auto":  # TF32 matmuls need an Ampere or newer GPU
+            self.tf32 = gpu and torch.cuda.get_device_capability()[0] >= 8
         self.dataloader_pin_memory = self.dataloader_pin_memory and gpu
         super().__post_init__()
 
@@ -107,5 +112,6 @@ class TrainingArguments(transformers.TrainingArguments):
     resume: str = RESUME_AUTO
     merge_lora: bool = False
     bf16: bool | str = "auto"  # "auto": on when a CUDA GPU supports it
+    tf32: bool | str | None = None  # "auto": on with an Ampere or newer GPU
     activation_checkpointing: bool | str | None = "auto"  # "auto": on with a CUDA GPU
     ddp_find_unused_parameters: bool | None = True  # text-only steps leave SAM2 without gradients

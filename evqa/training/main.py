@@ -113,7 +113,8 @@ def run_training(model_args: ModelArguments, data_args: DataArguments, train_arg
     set_seed(train_args.seed)
     resume = resolve_resume(train_args)
     dataset = build_mixture(data_args.sources, num_frames=data_args.num_frames, seed=data_args.seed,
-                            sample_type=data_args.sample_type, prompt_style=data_args.prompt_style)  # fmt: skip
+                            sample_type=data_args.sample_type, prompt_style=data_args.prompt_style,
+                            max_video_frames=data_args.max_video_frames)  # fmt: skip
     log.info("training mixture: %s", dataset.summary())
     model, processor = build_model(model_args, train_args)
     trainer = EvqaTrainer(model=model, args=train_args, train_dataset=dataset,

@@ -93,9 +93,11 @@ def build_mixture(
     seed: int = 0,
     sample_type: str = "random",
     prompt_style: str = "evqa",
+    max_video_frames: int | None = None,
 ) -> MixtureDataset:
     """Build every source of `specs` (config entries) and mix them; `sample_type` and `prompt_style` are
-    those of `evqa.training.sources.load_example`."""
+    those of `evqa.training.sources.load_example`; `max_video_frames` leaves out, before the repeats,
+    items whose frame list is longer (upstream's segmentation filter)."""
     if sample_type not in SAMPLE_TYPES:
         raise ConfigError(f"sample_type must be one of {SAMPLE_TYPES}, got {sample_type!r}",
                           field="data.sample_type")  # fmt: skip
@@ -108,7 +110,16 @@ def build_mixture(
     for spec in tqdm(specs, desc="indexing sources", unit="source"):
         if "repeat" in spec and "ratio" in spec:
             raise ConfigError("give either repeat or ratio, not both", entry=spec.get("type"), field="ratio")
-        sources.append(build_source(spec))
+        source = build_source(spec)
+        if max_video_frames is not None:
+            kept = [
+                it
+                for it in source.items
+                if it.frames.kind != "images" or len(it.frames.paths) <= max_video_frames
+            ]
+            source.filtered_long = len(source.items) - len(kept)
+            source.items = kept
+        sources.append(source)
         ratios.append(spec.get("ratio"))
         repeats.append(None if "ratio" in spec else float(spec.get("repeat", 1.0)))
     counts = mixture_counts([len(s) for s in sources], repeats, ratios)

@@ -15,6 +15,7 @@ from collections import defaultdict
 import torch
 from transformers import Trainer
 
+from evqa.errors import ModelError
 from evqa.model.lora import HEAD_PREFIXES
 from evqa.training.sampler import DataTypeGroupedSampler
 
@@ -115,9 +116,7 @@ class EvqaTrainer(Trainer):
             target = self.accelerator.unwrap_model(model if model is not None else self.model)
             result = target.load_state_dict(safetensors.torch.load_file(path), strict=False)
             if result.unexpected_keys:
-                raise RuntimeError(
-                    f"{path}: weights the model has no place for: {result.unexpected_keys[:8]}"
-                )
+                raise ModelError(f"{path}: weights the model has no place for: {result.unexpected_keys[:8]}")
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
