@@ -172,12 +172,15 @@ class StEvidenceVicasSource(Source):
             if not track_ids or entry.answer_index < 0 or not ann_path.is_file():
                 skipped += 1
                 continue
-            segs = read_json(ann_path, error=DataError).get("segmentations") or []
+            annotation = read_json(ann_path, error=DataError)
+            segs = annotation.get("segmentations") or []
             size = _vicas_size(segs)
             if size is None:
                 skipped += 1
                 continue
-            names = [str(s.get("filename", f"{i:05d}.jpg")) for i, s in enumerate(segs)]
+            names = annotation.get("filenames") or [s.get("filename") for s in segs]
+            if len(names) != len(segs) or not all(isinstance(n, str) for n in names):
+                raise DataError("needs one frame file name per segmentation", path=ann_path, field="filenames")
             ref = FrameRef("images", [str(Path(frames_dir) / vid / n) for n in names],
                            [i / fps for i in range(len(names))])  # fmt: skip
             letter = letter_of(entry.answer_index)
