@@ -124,12 +124,9 @@ def test_upstream_pixel_rules():
     short = load_example(_gen_mask()[0], 3, random.Random(0))
     assert upstream_pixels(short) == (128 * 784, 256 * 784 * 2)  # 8 // 3
     _, processor = build_model("tiny", seed=0)
-    collator = EvqaTrainCollator(processor, "upstream")
-    wide = collator.encode(short)
-    assert (processor.min_pixels, processor.max_pixels) == (
-        collator.processor.min_pixels,
-        processor.max_pixels,
-    )
+    bounds = (processor.min_pixels, processor.max_pixels)
+    wide = EvqaTrainCollator(processor, "upstream").encode(short)
+    assert (processor.min_pixels, processor.max_pixels) == bounds  # the processor's own bounds come back
     narrow = EvqaTrainCollator(processor).encode(short)
     assert wide["pixel_values_videos"].shape[0] > narrow["pixel_values_videos"].shape[0]
     with pytest.raises(ConfigError, match="resolution"):
