@@ -248,6 +248,13 @@ def upstream_st_evidence_target(letter: str, segments: Sequence[Sequence[float]]
     return " ".join(parts)
 
 
+def upstream_st_evidence_prompt(question: str, candidates: Sequence[str]) -> str:
+    """The single-turn question upstream EVQA's evaluation asks a model trained in its wording (the first
+    training template, joined with a space instead of ' \n')."""
+    body = upstream_question_with_options(question, candidates)
+    return f"{body} " + ST_EVIDENCE_PROMPTS[0].removeprefix("{} \n")
+
+
 def upstream_st_evidence_turns(
     question: str, candidates: Sequence[str], letter: str, segments: Sequence[Sequence[float]]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
