@@ -260,7 +260,9 @@ def upstream_st_evidence_turns(
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(prompt choices, target choices) of one ST-Evidence sample in upstream's wording."""
     body = upstream_question_with_options(question, candidates)
-    return tuple(t.format(body) for t in ST_EVIDENCE_PROMPTS), (upstream_st_evidence_target(letter, segments),)
+    return tuple(t.format(body) for t in ST_EVIDENCE_PROMPTS), (
+        upstream_st_evidence_target(letter, segments),
+    )
 
 
 def _upstream_query(text: str) -> str:

@@ -1,8 +1,9 @@
 """Dataclass arguments of a training run: model, data, and an HF `TrainingArguments` subclass.
 
-Defaults are the recipe of the paper's runs (UniPixel-style SFT): LoRA r=128 / alpha=256 / dropout 0.1 on
-the LLM (and the vision tower's attention) at lr 2e-5, the seg/ref/mem heads at 2e-5, SAM2 at 5e-6,
-cosine schedule with 3 % warm-up, gradient clipping at 1.0, 8 random frames per video.
+Defaults are EVQA's own setup: LoRA r=128 / alpha=256 / dropout 0.1 on the LLM's attention + MLP (and the
+vision tower's attention) at lr 2e-5, the seg/ref/mem heads at 2e-5, SAM2's decoder and memory at 5e-6,
+cosine schedule with 3 % warm-up, gradient clipping at 1.0, 8 random frames per video. The shipped 3b/7b
+experiments set upstream EVQA's recipe instead (train/README.md, "The EVQA recipe").
 """
 
 from __future__ import annotations

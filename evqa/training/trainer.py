@@ -2,7 +2,7 @@
 
 Parameter groups (learning rates from `TrainingArguments`):
     lora  (LoRA adapters of the LLM / vision attention)  learning_rate        (2e-5)
-    base  (every other trainable weight, full fine-tuning only)  learning_rate
+    base  (every other trainable weight: full fine-tuning, or embeddings / LM head)  learning_rate
     heads (seg_head, ref_encoder, mem_proj)                head_lr or learning_rate (2e-5)
     sam2  (SAM2 decoder, memory, tracking parameters)      sam2_lr              (5e-6)
 """

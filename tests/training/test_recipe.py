@@ -13,7 +13,13 @@ import torch
 from evqa.data.masks import rle_decode
 from evqa.errors import ConfigError
 from evqa.model import build_model, save_model
-from evqa.prompts import SEG_RESPONSES, SEG_SENTENCE_PROMPTS, SEG_VIDEO_QUERY_PROMPTS, ST_EVIDENCE_PROMPTS
+from evqa.prompts import (
+    SEG_RESPONSES,
+    SEG_SENTENCE_PROMPTS,
+    SEG_VIDEO_QUERY_PROMPTS,
+    ST_EVIDENCE_PROMPTS,
+    upstream_st_evidence_prompt,
+)
 from evqa.training.arguments import ModelArguments, TrainingArguments
 from evqa.training.collator import EvqaTrainCollator, upstream_pixels
 from evqa.training.mixture import build_mixture
@@ -62,6 +68,11 @@ def test_upstream_st_evidence_wording():
     body = "Where is the backpack?\nOptions:\n(A) On the floor\n(B) On the bed"
     assert prompts == {t.format(body) for t in ST_EVIDENCE_PROMPTS}
     assert targets == {"Answer: B. Temporal Evidence: [[0.0, 0.5], [1.0, 1.5]]. Spatial Evidence: <|seg|>."}
+    # what upstream's evaluation asks such a model (its create_st_evidence_prompt)
+    assert upstream_st_evidence_prompt("Where is the backpack?", ["On the floor", "On the bed"]) == (
+        f"{body} Answer the question and provide evidence in the form of temporal ([[start1, end1], "
+        "[start2, end2], ...]) and spatial evidence (masks)."
+    )
     evqa = load_example(item, 2, random.Random(0))
     assert (evqa.prompt, evqa.target) == (item.prompt, item.target)
 

@@ -180,7 +180,9 @@ class StEvidenceVicasSource(Source):
                 continue
             names = annotation.get("filenames") or [s.get("filename") for s in segs]
             if len(names) != len(segs) or not all(isinstance(n, str) for n in names):
-                raise DataError("needs one frame file name per segmentation", path=ann_path, field="filenames")
+                raise DataError(
+                    "needs one frame file name per segmentation", path=ann_path, field="filenames"
+                )
             ref = FrameRef("images", [str(Path(frames_dir) / vid / n) for n in names],
                            [i / fps for i in range(len(names))])  # fmt: skip
             letter = letter_of(entry.answer_index)
