@@ -4,6 +4,7 @@ base checkpoint, and LoRA checkpoints that keep every trainable weight."""
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from evqa.training.collator import EvqaTrainCollator, upstream_pixels
 from evqa.training.mixture import build_mixture
 from evqa.training.recipe import apply_recipe, load_base_checkpoint
 from evqa.training.sources import build_source, load_example
-from evqa.training.sources.base import choose_frames, segment_indices
+from evqa.training.sources.base import choose_frames, rate_frame_indices, segment_indices
 from evqa.training.trainer import TRAINABLE_FILE, EvqaTrainer
 
 FIX = Path(__file__).parents[1] / "fixtures" / "training"
@@ -215,3 +216,33 @@ def test_lora_checkpoints_keep_the_trainable_weights(base_checkpoint, tmp_path):
     for name, param in fresh.named_parameters():
         if param.requires_grad and "lora_" not in name:
             assert torch.equal(param, trained[name]), name
+
+
+def test_videogpt_plus_frames_at_two_per_second():
+    # qwen-vl-utils: duration x 2 frames, 4 to max_frames, even, at round(linspace(0, total - 1, n))
+    assert rate_frame_indices(300, 30.0, 2.0, 8) == [0, 43, 85, 128, 171, 214, 256, 299]
+    assert rate_frame_indices(45, 30.0, 2.0, 8) == [0, 15, 29, 44]  # 1.5 s: 3 frames, at least 4
+    assert rate_frame_indices(90, 30.0, 2.0, 8) == [0, 18, 36, 53, 71, 89]  # 3 s: 6 frames, 17.8 apart
+    assert rate_frame_indices(5, 30.0, 2.0, 8) == [0, 1, 3, 4]
+
+
+def test_revos_tao_videos_are_cropped_to_the_objects_span(tmp_path):
+    src = FIX / "revos"
+    meta = json.loads((src / "meta_expressions_train_.json").read_text())
+    masks = json.loads((src / "mask_dict.json").read_text())
+    rle = next(r for r in masks["0"] if r is not None)
+    video = dict(meta["videos"]["vid_a"])
+    video["expressions"] = {"0": {"exp": "the cat", "obj_id": [0], "anno_id": [7]},
+                            "1": {"exp": "a blink", "obj_id": [1], "anno_id": [8]}}  # fmt: skip
+    (tmp_path / "meta_expressions_train_.json").write_text(json.dumps({"videos": {"TAO/vid_a": video}}))
+    (tmp_path / "mask_dict.json").write_text(
+        json.dumps({"7": [None, rle, rle, None], "8": [None, None, rle, None]})
+    )
+    (tmp_path / "JPEGImages" / "TAO").mkdir(parents=True)
+    shutil.copytree(src / "JPEGImages" / "vid_a", tmp_path / "JPEGImages" / "TAO" / "vid_a")
+    source = build_source({"type": "revos", "root": str(tmp_path)})
+    # expression 1 shows its object on one frame only: upstream drops it
+    assert [it.sample_id for it in source.items] == ["TAO/vid_a/0"]
+    ex = load_example(source[0], 8, random.Random(0))
+    np.testing.assert_allclose(ex.timestamps, [1 / 6, 2 / 6])  # frames 1-2, on the video's own timeline
+    assert ex.mask_targets.any(axis=(1, 2)).all()

@@ -100,6 +100,7 @@ def test_data_settings_equal_upstream(size, sam2):
         spec = by_type[kind]
         assert Path(spec["ann_file"]).name == UPSTREAM_CONVERSATION_FILE
         assert (spec["max_num_words"], spec["max_video_len"]) == (200, 300)
+    assert by_type["videogpt_plus"]["fps"] == 2  # 'fps': 2, 'max_frames': 8 (sample_frames)
 
 
 @pytest.mark.parametrize(("size", "sam2"), CONFIGS, ids=lambda v: str(v))

@@ -107,11 +107,14 @@ class FrameRef:
     kind "images": `paths[i]` is frame i, shown at `timestamps[i]` seconds;
     kind "video":  `paths[0]` is a video file or a `frame_%04d.jpg` folder decoded by `evqa.data.video`;
     kind "image":  `paths[0]` is one still image (timestamp 0).
+    `fps` (videos): take evenly spaced frames at this rate instead, as Qwen2.5-VL's video reader does
+    (`rate_frame_indices`), at most `num_frames`.
     """
 
     kind: Literal["images", "video", "image"]
     paths: list[str]
     timestamps: list[float] = field(default_factory=list)
+    fps: float | None = None
 
 
 @dataclass
@@ -174,6 +177,18 @@ def segment_indices(length: int, num_frames: int, rng: random.Random) -> list[in
     ]
 
 
+def rate_frame_indices(total: int, video_fps: float, fps: float, max_frames: int) -> list[int]:
+    """Evenly spaced frames at `fps` per second of a `total`-frame video, as qwen-vl-utils counts them:
+    duration x fps frames, at least 4, at most `max_frames` and the video's length, rounded down to an even
+    number (at least 2), placed at round(linspace(0, total - 1, n))."""
+    if total < 2:
+        return list(range(total))
+    upper = max(2, min(max_frames, total) // 2 * 2)
+    count = min(max(total / video_fps * fps, 4), upper, total)
+    count = max(2, int(count // 2 * 2))
+    return np.linspace(0, total - 1, count).round().astype(int).tolist()
+
+
 def choose_frames(
     num_available: int,
     num_frames: int,
@@ -223,7 +238,10 @@ def _load_pixels(
 
     info = video_info(ref.paths[0])
     available = info.num_frames if limit is None else min(info.num_frames, limit)
-    picks = choose_frames(available, num_frames, rng, preferred, sample_type)
+    if ref.fps is not None:
+        picks = rate_frame_indices(available, float(info.fps), ref.fps, num_frames)
+    else:
+        picks = choose_frames(available, num_frames, rng, preferred, sample_type)
     frames = read_frames(ref.paths[0], np.asarray(picks, dtype=np.int64))
     return frames, np.asarray(picks, dtype=np.float64) / float(info.fps), picks
 

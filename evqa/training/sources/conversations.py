@@ -6,7 +6,9 @@ The first human/gpt exchange becomes the (prompt, target) pair; the `<image>` / 
 removed because the processor places the visual tokens itself.
 
 Length filters (upstream's, off by default): `max_num_words` drops records whose first gpt reply has more
-space-separated words; `max_video_len` drops records whose `duration` (seconds) is longer. Records without
+space-separated words; `max_video_len` drops records whose `duration` (seconds) is longer. `fps` (videos):
+evenly spaced frames at that rate, at most `data.num_frames` (upstream: 2), instead of the mixture's
+sampling. Records without
 an image or a video (text-only LLaVA turns) are left out: this model always sees a visual input.
 """
 
@@ -51,6 +53,7 @@ class ConversationSource(Source):
         media_dir: str = "",
         max_num_words: int | None = None,
         max_video_len: float | None = None,
+        fps: float | None = None,
     ):
         root_path = Path(root)
         ann_path = root_path / ann_file
@@ -72,7 +75,8 @@ class ConversationSource(Source):
                 continue
             media = str(root_path / media_dir / rec[self.media_key])
             kind = "image" if self.media_key == "image" else "video"
-            items.append(SourceItem(self.name, str(entry), "text", prompt, target, FrameRef(kind, [media])))
+            ref = FrameRef(kind, [media], fps=fps if kind == "video" else None)
+            items.append(SourceItem(self.name, str(entry), "text", prompt, target, ref))
         super().__init__(items)
 
 
