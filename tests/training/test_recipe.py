@@ -246,3 +246,26 @@ def test_revos_tao_videos_are_cropped_to_the_objects_span(tmp_path):
     ex = load_example(source[0], 8, random.Random(0))
     np.testing.assert_allclose(ex.timestamps, [1 / 6, 2 / 6])  # frames 1-2, on the video's own timeline
     assert ex.mask_targets.any(axis=(1, 2)).all()
+
+
+def test_another_sam2_replaces_the_checkpoints(tmp_path):
+    """`3b tiny` / `3b large` on a UniPixel (Hiera-B+) checkpoint: SAM2.1 of the asked size, from its
+    folder, replaces the checkpoint's; everything else keeps the checkpoint's weights."""
+    from transformers import Sam2VideoModel
+
+    from evqa.model.presets import sam2_config
+
+    model, processor = build_model("tiny", "tiny", seed=0)  # SAM2.1 Hiera-T (256-wide neck) at 128 px
+    save_model(model, processor, tmp_path / "base")
+    torch.manual_seed(1)
+    other = Sam2VideoModel(sam2_config("base", 128))
+    other.save_pretrained(tmp_path / "sam2-base")
+    args = _args(tmp_path / "base", sam2="base", sam2_pretrained=str(tmp_path / "sam2-base"))
+    swapped, _ = load_base_checkpoint(args, None)
+    assert swapped.config.sam2_config.vision_config.backbone_config.hidden_size == 112  # Hiera-B+
+    for name, value in other.state_dict().items():
+        assert torch.equal(swapped.sam2.state_dict()[name], value), name
+    kept = {k: v for k, v in model.state_dict().items() if not k.startswith("sam2.")}
+    assert all(torch.equal(swapped.state_dict()[k], v) for k, v in kept.items())
+    with pytest.raises(ConfigError, match="sam2_pretrained"):
+        load_base_checkpoint(_args(tmp_path / "base", sam2="base"), None)
