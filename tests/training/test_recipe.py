@@ -269,3 +269,51 @@ def test_another_sam2_replaces_the_checkpoints(tmp_path):
     assert all(torch.equal(swapped.state_dict()[k], v) for k, v in kept.items())
     with pytest.raises(ConfigError, match="sam2_pretrained"):
         load_base_checkpoint(_args(tmp_path / "base", sam2="base"), None)
+
+
+def test_upstream_recipe_run_resumes_with_every_trained_weight(tmp_path, base_checkpoint):
+    """A LoRA run with every upstream knob on, killed after its first checkpoint and auto-resumed, logs the
+    losses of an uninterrupted run: the heads, SAM2, embeddings and LM head come back with the adapters."""
+    import yaml
+    from transformers import TrainerCallback
+
+    from evqa.training.main import main
+
+    class Killed(RuntimeError):
+        pass
+
+    class KillAfterSave(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.global_step == 1:
+                raise Killed
+
+    def experiment(name):
+        cfg = {
+            "model": {"preset": "tiny", "sam2": "micro", "base_model": str(base_checkpoint[0]), "lora": True,
+                      "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "lora_targets": "unipixel",
+                      "train_embeddings": True, "sam2_trainable": "all"},
+            "data": {"num_frames": 2, "sample_type": "segments", "prompt_style": "upstream", "resolution": "upstream",
+                     "sources": [{"type": "mevis", "root": str(FIX / "mevis"), "repeat": 8}]},
+            "training": {"output_dir": str(tmp_path / name), "max_steps": 3, "per_device_train_batch_size": 1,
+                         "learning_rate": 2e-2, "head_lr": 2e-2, "sam2_lr": 2e-2, "warmup_steps": 0, "logging_steps": 1,
+                         "save_steps": 1,
+                         "dataloader_num_workers": 0, "seed": 0, "disable_tqdm": True},
+        }  # fmt: skip
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        return path
+
+    def losses(name):
+        history = json.loads((tmp_path / name / "trainer_state.json").read_text())["log_history"]
+        return {h["step"]: h["loss"] for h in history if "loss" in h}
+
+    main(["--config", str(experiment("full"))])
+    with pytest.raises(Killed):
+        main(["--config", str(experiment("killed"))], callbacks=[KillAfterSave()])
+    assert (tmp_path / "killed" / "checkpoint-1" / TRAINABLE_FILE).is_file()
+    main(["--config", str(experiment("killed"))])
+    reference, resumed = losses("full"), losses("killed")
+    assert sorted(resumed) == [1, 2, 3]
+    for step in (2, 3):
+        assert resumed[step] == pytest.approx(reference[step], rel=1e-4, abs=1e-4)
+    assert reference[3] != pytest.approx(reference[1], rel=1e-3)
