@@ -86,21 +86,27 @@ class EvqaTrainer(Trainer):
             self.optimizer = optimizer_cls(optimizer_groups(self.model, self.args), **kwargs)
         return self.optimizer
 
-    def _trainable_state(self) -> dict[str, torch.Tensor]:
+    def _trainable_state(self, state_dict: dict | None = None) -> dict[str, torch.Tensor]:
+        """The non-adapter trainable weights of a peft model (tied weights once, as `named_parameters`
+        lists them), taken from `state_dict` when the save has gathered one (DeepSpeed ZeRO-3)."""
         from peft import PeftModel
 
         model = self.accelerator.unwrap_model(self.model)
         if not isinstance(model, PeftModel):
             return {}
-        return {name: param.detach().to("cpu").contiguous() for name, param in model.named_parameters()
-                if param.requires_grad and "lora_" not in name}  # fmt: skip
+        state = {}
+        for name, param in model.named_parameters():
+            if param.requires_grad and "lora_" not in name:
+                value = state_dict[name] if state_dict is not None and name in state_dict else param
+                state[name] = value.detach().to("cpu").clone()
+        return state
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
         """The HF save, plus (LoRA runs) the non-adapter trainable weights in `TRAINABLE_FILE`."""
         import safetensors.torch
 
         super()._save(output_dir, state_dict)
-        trainable = self._trainable_state()
+        trainable = self._trainable_state(state_dict)
         if trainable and self.args.should_save:
             out = output_dir if output_dir is not None else self.args.output_dir
             safetensors.torch.save_file(
