@@ -262,3 +262,123 @@ def keyframe_hint(timestamp: float) -> str:
 def subtitle_lines(pairs: Sequence[tuple[float, str]]) -> str:
     """Subtitle context for a prompt: one 'Frame at 2.5 s: <nearest subtitle line>' per frame, in order."""
     return "Subtitles nearest each frame:\n" + "\n".join(f"{frame_label(t)} {text}" for t, text in pairs)
+
+
+# --- upstream EVQA training wording (`data.prompt_style: upstream`, what the released 3B/7B recipe trained) ---
+# Each family is a list of templates; a training sample draws one at random every time it is loaded.
+
+ST_EVIDENCE_PROMPTS = (
+    "{} \nAnswer the question and provide evidence in the form of temporal ([[start1, end1], [start2, end2], "
+    "...]) and spatial evidence (masks).",
+    "{} \nAnswer the question and provide both temporal and spatial evidence. The temporal evidence should be "
+    "in the form of [[start1, end1], [start2, end2], ...] and the spatial evidence should be in the form of "
+    "masks.",
+    "{} \nProvide your answer along with supporting evidence: temporal segments in the format [[start1, end1], "
+    "[start2, end2], ...] and spatial masks.",
+    "{} \nAnswer with evidence. Include time segments as [[start_sec, end_sec], ...] and highlight evidence "
+    "objects with masks.",
+    "{} \nPlease answer and identify when (temporal evidence: [[start, end], ...]) and where (spatial evidence: "
+    "masks) the relevant information appears.",
+)
+SEG_SENTENCE_PROMPTS = (
+    "{} Please provide the segmentation mask.",
+    "{} Please respond with the segmentation mask.",
+    "{} Output the segmentation mask.",
+    "{} Give me the segmentation results directly.",
+    "{} Segment the target directly.",
+)
+SEG_QUESTION_PROMPTS = (
+    "{} Please answer the question and provide the segmentation mask.",
+    "{} Please associate your answer with the segmentation mask.",
+    "{} Answer the question and provide the corresponding segmentation mask.",
+    "{} Give me the answer and segment the target.",
+    "{} Provide a short answer while segmenting the relevant object.",
+)
+SEG_DESCRIPTION_PROMPTS = (
+    "Please segment the object according to the description: {}",
+    "Segment the target according to the description: {}",
+    "Analyze the following sentences and provide the corresponding segmentation mask: {}",
+    "Given the description: {} Where is the described object in this video?",
+    "Find the object according to the description: {}",
+)
+SEG_VIDEO_QUERY_PROMPTS = (
+    "Can you segment the {} in this video?",
+    "Please segment the {} in this video.",
+    "Can you find the {} in the video?",
+    "Segment the {} in the video.",
+    "Track the {} in this video.",
+    "Where is the {} in this video? Please respond with the segmentation mask.",
+    "What is the {}? Please output the segmentation mask.",
+)
+SEG_RESPONSES = (
+    f"The target is {SEG_TOKEN}.",
+    f"The segmentation result is {SEG_TOKEN}.",
+    f"Sure, the segmentation mask is {SEG_TOKEN}.",
+    f"Sure, it is {SEG_TOKEN}.",
+    f"{SEG_TOKEN}.",
+)
+SEG_KINDS = ("query", "sentence", "question", "description")
+
+
+def upstream_question_with_options(question: str, candidates: Sequence[str]) -> str:
+    """'question\\nOptions:\\n(A) first\\n(B) second' — the options block of upstream's ST-Evidence data."""
+    lines = [f"({letter_of(i)}) {text}" for i, text in enumerate(candidates)]
+    return f"{question}\nOptions:\n" + "\n".join(lines)
+
+
+def upstream_st_evidence_target(letter: str, segments: Sequence[Sequence[float]]) -> str:
+    """'Answer: B. Temporal Evidence: [[2.0, 5.5]]. Spatial Evidence: <|seg|>.' (no temporal part when the
+    entry has no segments, as upstream writes it)."""
+    parts = [f"Answer: {letter}."]
+    if segments:
+        parts.append(f"Temporal Evidence: {format_segments(segments)}.")
+    parts.append(f"Spatial Evidence: {SEG_TOKEN}.")
+    return " ".join(parts)
+
+
+def upstream_st_evidence_prompt(question: str, candidates: Sequence[str]) -> str:
+    """The single-turn question upstream EVQA's evaluation asks a model trained in its wording (the first
+    training template, joined with a space instead of ' \n')."""
+    body = upstream_question_with_options(question, candidates)
+    return f"{body} " + ST_EVIDENCE_PROMPTS[0].removeprefix("{} \n")
+
+
+def upstream_st_evidence_turns(
+    question: str, candidates: Sequence[str], letter: str, segments: Sequence[Sequence[float]]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(prompt choices, target choices) of one ST-Evidence sample in upstream's wording."""
+    body = upstream_question_with_options(question, candidates)
+    return tuple(t.format(body) for t in ST_EVIDENCE_PROMPTS), (
+        upstream_st_evidence_target(letter, segments),
+    )
+
+
+def _upstream_query(text: str) -> str:
+    """A referring phrase as upstream puts it into a query template: no final period, lower-case first
+    letter, no leading article."""
+    query = text.strip().strip(".")
+    query = query[:1].lower() + query[1:]
+    for article in ("the ", "an ", "a "):
+        if query.startswith(article):
+            return query[len(article) :]
+    return query
+
+
+def upstream_segmentation_turns(
+    kind: str, text: str, answer: str | None = None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(prompt choices, target choices) of a referring-segmentation sample in upstream's wording.
+
+    kind: 'query' (a phrase: MeViS, Ref-YouTube-VOS, Ref-DAVIS17, LV-VIS, ReVOS phrases), 'sentence' (ViCaS,
+    ReVOS questions), 'description' (Ref-SAV), 'question' (GroundMoRe: `answer` precedes the `<|seg|>`)."""
+    if kind == "query":
+        return tuple(t.format(_upstream_query(text)) for t in SEG_VIDEO_QUERY_PROMPTS), SEG_RESPONSES
+    if kind == "sentence":
+        return tuple(t.format(text) for t in SEG_SENTENCE_PROMPTS), SEG_RESPONSES
+    if kind == "description":
+        return tuple(t.format(text) for t in SEG_DESCRIPTION_PROMPTS), SEG_RESPONSES
+    if kind == "question":
+        if answer is None:
+            raise ValueError("a 'question' sample needs its answer")
+        return tuple(t.format(text) for t in SEG_QUESTION_PROMPTS), (f"{answer} {SEG_TOKEN}.",)
+    raise ValueError(f"unknown segmentation sample kind {kind!r}; expected one of {SEG_KINDS}")

@@ -30,6 +30,7 @@ from evqa.training.arguments import (
 from evqa.training.collator import EvqaTrainCollator
 from evqa.training.config import parse_config
 from evqa.training.mixture import build_mixture
+from evqa.training.recipe import apply_recipe, check_model_args, load_base_checkpoint
 from evqa.training.trainer import EvqaTrainer
 
 log = logging.getLogger(__name__)
@@ -64,19 +65,29 @@ def resolve_resume(args: TrainingArguments) -> str | None:
 
 def build_model(model_args: ModelArguments, train_args: TrainingArguments):
     """(model, processor) ready to train: base weights, then LoRA (or every weight trainable)."""
-    from evqa.model import apply_lora, build_model, load_model
+    from evqa.model import build_model
 
     dtype = torch.bfloat16 if train_args.bf16 else None
+    check_model_args(model_args)
     if model_args.base_model:
-        model, processor = load_model(model_args.base_model, dtype=dtype)
+        model, processor = load_base_checkpoint(model_args, dtype)
     else:
         model, processor = build_model(model_args.preset, model_args.sam2, torch_dtype=dtype,
                                        pretrained=model_args.pretrained,
                                        sam2_pretrained=model_args.sam2_pretrained, seed=train_args.seed)  # fmt: skip
+        if model_args.sam2_image_size and model_args.sam2_image_size != processor.sam2_image_size:
+            raise ConfigError("sam2_image_size applies to a base_model checkpoint; a preset builds at its own "
+                              "side", field="model.sam2_image_size")  # fmt: skip
     model.train()
     if model_args.lora:
-        model = apply_lora(model, r=model_args.lora_r, alpha=model_args.lora_alpha,
-                           dropout=model_args.lora_dropout, vision=model_args.lora_vision)  # fmt: skip
+        model = apply_recipe(model, model_args)
+    elif (
+        model_args.lora_targets != "evqa"
+        or model_args.train_embeddings
+        or model_args.sam2_trainable != "decoder"
+    ):
+        raise ConfigError("lora_targets / train_embeddings / sam2_trainable apply to LoRA runs; lora: false "
+                          "trains every weight", field="model.lora")  # fmt: skip
     return model, processor
 
 
@@ -101,11 +112,14 @@ def run_training(model_args: ModelArguments, data_args: DataArguments, train_arg
         return run_hf_vlm_training(model_args, data_args, train_args, callbacks)
     set_seed(train_args.seed)
     resume = resolve_resume(train_args)
-    dataset = build_mixture(data_args.sources, num_frames=data_args.num_frames, seed=data_args.seed)
+    dataset = build_mixture(data_args.sources, num_frames=data_args.num_frames, seed=data_args.seed,
+                            sample_type=data_args.sample_type, prompt_style=data_args.prompt_style,
+                            max_video_frames=data_args.max_video_frames)  # fmt: skip
     log.info("training mixture: %s", dataset.summary())
     model, processor = build_model(model_args, train_args)
     trainer = EvqaTrainer(model=model, args=train_args, train_dataset=dataset,
-                          data_collator=EvqaTrainCollator(processor), processing_class=processor,
+                          data_collator=EvqaTrainCollator(processor, data_args.resolution, data_args.num_frames),
+                          processing_class=processor,
                           callbacks=callbacks)  # fmt: skip
     if trainer.is_deepspeed_enabled:
         stage = trainer.accelerator.state.deepspeed_plugin.zero_stage

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from evqa.errors import ConfigError
 from evqa.training.sources import Source, TrainExample, build_source, load_example
+from evqa.training.sources.base import PROMPT_STYLES, SAMPLE_TYPES
 
 
 def _take(count: int, size: int, rng: random.Random) -> list[int]:
@@ -43,7 +44,14 @@ class MixtureDataset(Dataset):
     """
 
     def __init__(
-        self, sources: Sequence[Source], counts: Sequence[int], *, num_frames: int = 8, seed: int = 0
+        self,
+        sources: Sequence[Source],
+        counts: Sequence[int],
+        *,
+        num_frames: int = 8,
+        seed: int = 0,
+        sample_type: str = "random",
+        prompt_style: str = "evqa",
     ):
         rng = random.Random(seed)
         self.sources = list(sources)
@@ -54,6 +62,8 @@ class MixtureDataset(Dataset):
             self.index += [(s, i) for i in _take(int(count), len(source), rng)] if count else []
         self.data_types = [self.sources[s][i].data_type for s, i in self.index]
         self.num_frames = num_frames
+        self.sample_type = sample_type
+        self.prompt_style = prompt_style
         self.seed = seed
         self.epoch = 0
 
@@ -63,7 +73,10 @@ class MixtureDataset(Dataset):
     def __getitem__(self, i: int) -> TrainExample:
         s, item = self.index[i]
         rng = random.Random(f"{self.seed}/{self.epoch}/{i}")
-        return load_example(self.sources[s][item], self.num_frames, rng)
+        example = load_example(self.sources[s][item], self.num_frames, rng, sample_type=self.sample_type,
+                               prompt_style=self.prompt_style)  # fmt: skip
+        example.pixel_rule = self.sources[s].pixel_rule
+        return example
 
     def summary(self) -> dict[str, int]:
         """{source name: number of items drawn}."""
@@ -73,16 +86,42 @@ class MixtureDataset(Dataset):
         return out
 
 
-def build_mixture(specs: Sequence[dict], *, num_frames: int = 8, seed: int = 0) -> MixtureDataset:
-    """Build every source of `specs` (config entries) and mix them."""
+def build_mixture(
+    specs: Sequence[dict],
+    *,
+    num_frames: int = 8,
+    seed: int = 0,
+    sample_type: str = "random",
+    prompt_style: str = "evqa",
+    max_video_frames: int | None = None,
+) -> MixtureDataset:
+    """Build every source of `specs` (config entries) and mix them; `sample_type` and `prompt_style` are
+    those of `evqa.training.sources.load_example`; `max_video_frames` leaves out, before the repeats,
+    items whose frame list is longer (upstream's segmentation filter)."""
+    if sample_type not in SAMPLE_TYPES:
+        raise ConfigError(f"sample_type must be one of {SAMPLE_TYPES}, got {sample_type!r}",
+                          field="data.sample_type")  # fmt: skip
+    if prompt_style not in PROMPT_STYLES:
+        raise ConfigError(f"prompt_style must be one of {PROMPT_STYLES}, got {prompt_style!r}",
+                          field="data.prompt_style")  # fmt: skip
     if not specs:
         raise ConfigError("data.sources is empty", field="data.sources")
     sources, repeats, ratios = [], [], []
     for spec in tqdm(specs, desc="indexing sources", unit="source"):
         if "repeat" in spec and "ratio" in spec:
             raise ConfigError("give either repeat or ratio, not both", entry=spec.get("type"), field="ratio")
-        sources.append(build_source(spec))
+        source = build_source(spec)
+        if max_video_frames is not None:
+            kept = [
+                it
+                for it in source.items
+                if it.frames.kind != "images" or len(it.frames.paths) <= max_video_frames
+            ]
+            source.filtered_long = len(source.items) - len(kept)
+            source.items = kept
+        sources.append(source)
         ratios.append(spec.get("ratio"))
         repeats.append(None if "ratio" in spec else float(spec.get("repeat", 1.0)))
     counts = mixture_counts([len(s) for s in sources], repeats, ratios)
-    return MixtureDataset(sources, counts, num_frames=num_frames, seed=seed)
+    return MixtureDataset(sources, counts, num_frames=num_frames, seed=seed, sample_type=sample_type,
+                          prompt_style=prompt_style)  # fmt: skip

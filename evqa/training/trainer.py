@@ -2,22 +2,27 @@
 
 Parameter groups (learning rates from `TrainingArguments`):
     lora  (LoRA adapters of the LLM / vision attention)  learning_rate        (2e-5)
-    base  (every other trainable weight, full fine-tuning only)  learning_rate
+    base  (every other trainable weight: full fine-tuning, or embeddings / LM head)  learning_rate
     heads (seg_head, ref_encoder, mem_proj)                head_lr or learning_rate (2e-5)
     sam2  (SAM2 decoder, memory, tracking parameters)      sam2_lr              (5e-6)
 """
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 
 import torch
 from transformers import Trainer
 
+from evqa.errors import ModelError
 from evqa.model.lora import HEAD_PREFIXES
 from evqa.training.sampler import DataTypeGroupedSampler
 
 LOSS_KEYS = ("lm_loss", "mask_loss")
+# beside a LoRA checkpoint's adapter: every other trainable weight (heads, SAM2, embeddings, LM head), which
+# peft's adapter file leaves out
+TRAINABLE_FILE = "trainable_weights.safetensors"
 
 
 def _short(name: str) -> str:
@@ -80,6 +85,44 @@ class EvqaTrainer(Trainer):
             kwargs.pop("lr", None)
             self.optimizer = optimizer_cls(optimizer_groups(self.model, self.args), **kwargs)
         return self.optimizer
+
+    def _trainable_state(self, state_dict: dict | None = None) -> dict[str, torch.Tensor]:
+        """The non-adapter trainable weights of a peft model (tied weights once, as `named_parameters`
+        lists them), taken from `state_dict` when the save has gathered one (DeepSpeed ZeRO-3)."""
+        from peft import PeftModel
+
+        model = self.accelerator.unwrap_model(self.model)
+        if not isinstance(model, PeftModel):
+            return {}
+        state = {}
+        for name, param in model.named_parameters():
+            if param.requires_grad and "lora_" not in name:
+                value = state_dict[name] if state_dict is not None and name in state_dict else param
+                state[name] = value.detach().to("cpu").clone()
+        return state
+
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        """The HF save, plus (LoRA runs) the non-adapter trainable weights in `TRAINABLE_FILE`."""
+        import safetensors.torch
+
+        super()._save(output_dir, state_dict)
+        trainable = self._trainable_state(state_dict)
+        if trainable and self.args.should_save:
+            out = output_dir if output_dir is not None else self.args.output_dir
+            safetensors.torch.save_file(
+                trainable, os.path.join(out, TRAINABLE_FILE), metadata={"format": "pt"}
+            )
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        import safetensors.torch
+
+        super()._load_from_checkpoint(resume_from_checkpoint, model)
+        path = os.path.join(resume_from_checkpoint, TRAINABLE_FILE)
+        if os.path.isfile(path):
+            target = self.accelerator.unwrap_model(model if model is not None else self.model)
+            result = target.load_state_dict(safetensors.torch.load_file(path), strict=False)
+            if result.unexpected_keys:
+                raise ModelError(f"{path}: weights the model has no place for: {result.unexpected_keys[:8]}")
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)

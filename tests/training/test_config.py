@@ -17,7 +17,7 @@ CONFIGS = sorted((ROOT / "train").glob("*.yaml"))
 def test_there_is_a_config_per_experiment():
     names = {p.name for p in CONFIGS}
     for size in ("3b", "7b"):
-        for sam2 in ("base", "large"):
+        for sam2 in ("tiny", "base", "large"):
             assert f"evqa_{size}-{sam2}_mix_sft.yaml" in names
     assert "evqa_tiny_synth_sft.yaml" in names
 
@@ -38,8 +38,9 @@ def test_shipped_config_loads_with_launch_command_in_header(path):
         assert (model.lora, model.lora_r, model.lora_alpha, model.lora_dropout) == (True, 128, 256, 0.1)
         assert (training.learning_rate, training.head_lr, training.sam2_lr) == (2e-5, 2e-5, 5e-6)
         assert training.output_dir == f"work_dirs/{model.preset}/{path.stem}"
-        # the full mixture: every dataset source (video_qa is the JSONL format of other fine-tunes)
-        assert {s["type"] for s in data.sources} == set(SOURCE_TYPES) - {"video_qa"}
+        # the full mixture: every dataset source (video_qa is the JSONL format of other fine-tunes; gen_qa
+        # is trained with its ViCaS masks, st_evidence_vicas, not as text only)
+        assert {s["type"] for s in data.sources} == set(SOURCE_TYPES) - {"video_qa", "st_evidence_qa"}
 
 
 def test_overrides_are_parsed_as_yaml():
@@ -73,8 +74,10 @@ def test_bad_files(tmp_path):
         parse_config(bad)
 
 
-def _sft(*args, gpus="0"):
-    env = {**os.environ, "DRY_RUN": "1", "NUM_GPUS": gpus}
+def _sft(*args, gpus="0", base=None, **extra):
+    env = {**os.environ, "DRY_RUN": "1", "NUM_GPUS": gpus, **extra}
+    if base is not None:
+        env["BASE_MODEL"] = str(base)
     return subprocess.run(
         ["bash", "scripts/sft.sh", *args], cwd=ROOT, env=env, capture_output=True, text=True
     )
@@ -84,14 +87,18 @@ def test_sft_sh_honours_the_resume_argument(tmp_path):
     auto = _sft("tiny", "tiny").stdout
     assert "train/evqa_tiny_synth_sft.yaml" in auto and "training.resume=auto" in auto
     assert "training.output_dir=work_dirs/tiny/evqa_tiny_synth_sft" in auto and "model.sam2" not in auto
-    assert "training.resume=scratch" in _sft("7b", "large", "--from_scratch").stdout
+    base = tmp_path / "evqa-unipixel"
+    base.mkdir()
+    (base / "config.json").write_text("{}")
+    assert "training.resume=scratch" in _sft("7b", "large", "--from_scratch", base=base).stdout
     ckpt = tmp_path / "checkpoint-500"
     ckpt.mkdir()
-    dist = _sft("3b", "base", str(ckpt), "training.max_steps=9", gpus="8").stdout
+    dist = _sft("3b", "base", str(ckpt), "training.max_steps=9", gpus="8", base=base).stdout
     assert dist.startswith("torchrun") and "--nproc_per_node 8" in dist
-    assert f"training.resume={ckpt}" in dist and "training.deepspeed=scripts/zero2.json" in dist
+    assert f"training.resume={ckpt}" in dist and "training.deepspeed=scripts/zero0.json" in dist
     assert "training.max_steps=9" in dist and "model.sam2=base" in dist
-    missing = _sft("3b", "base", str(tmp_path / "missing"))
+    assert "training.deepspeed=scripts/zero2.json" in _sft("3b", "base", gpus="8", base=base, ZERO="2").stdout
+    missing = _sft("3b", "base", str(tmp_path / "missing"), base=base)
     assert missing.returncode == 2 and "checkpoint folder not found" in missing.stderr
     assert _sft("13b").returncode == 2
 

@@ -15,6 +15,7 @@ from evqa.training.sources.base import FrameRef, MaskTrack, Source, SourceItem, 
 SOURCE_TYPES: dict[str, str] = {
     "st_evidence_qa": "st_evidence:StEvidenceSource",
     "st_evidence_mask": "st_evidence:StEvidenceSource",
+    "st_evidence_vicas": "st_evidence:StEvidenceVicasSource",
     "revos": "ref_vos_rle:RevosSource",
     "mevis": "ref_vos_rle:MevisSource",
     "ref_youtube_vos": "ref_vos_palette:RefYoutubeVosSource",
@@ -43,6 +44,7 @@ def build_source(spec: dict) -> Source:
         raise ConfigError("st_evidence_mask needs mask_dir", entry=kind, field="mask_dir")
     if kind == "st_evidence_qa":
         kwargs.pop("mask_dir", None)
+        kwargs.pop("clip_to_annotated", None)
     try:
         return cls(**kwargs)
     except TypeError as err:

@@ -4,6 +4,12 @@
   "conversations": [{"from": "human", "value": "<image>\\nWhat is ...?"}, {"from": "gpt", "value": "..."}, ...]}]
 The first human/gpt exchange becomes the (prompt, target) pair; the `<image>` / `<video>` placeholders are
 removed because the processor places the visual tokens itself.
+
+Length filters (upstream's, off by default): `max_num_words` drops records whose first gpt reply has more
+space-separated words; `max_video_len` drops records whose `duration` (seconds) is longer. `fps` (videos):
+evenly spaced frames at that rate, at most `data.num_frames` (upstream: 2), instead of the mixture's
+sampling. Records without
+an image or a video (text-only LLaVA turns) are left out: this model always sees a visual input.
 """
 
 from __future__ import annotations
@@ -37,22 +43,40 @@ class ConversationSource(Source):
     name = "conversation"
     data_type = "text"
     media_key = "image"
+    pixel_rule = "conversation"
 
-    def __init__(self, root: str, *, ann_file: str, media_dir: str = ""):
+    def __init__(
+        self,
+        root: str,
+        *,
+        ann_file: str,
+        media_dir: str = "",
+        max_num_words: int | None = None,
+        max_video_len: float | None = None,
+        fps: float | None = None,
+    ):
         root_path = Path(root)
         ann_path = root_path / ann_file
         records = read_json(ann_path, error=DataError)
         if not isinstance(records, list):
             raise DataError("expected a list of conversation records", path=ann_path)
         items = []
+        self.filtered = 0  # records dropped by the length filters
         for row, rec in enumerate(records):
             entry = rec.get("id", row) if isinstance(rec, dict) else row
             if not isinstance(rec, dict) or self.media_key not in rec:
                 continue  # text-only conversations carry no visual input; this model always has one
             prompt, target = first_exchange(rec.get("conversations"), path=ann_path, entry=entry)
+            if max_num_words is not None and len(rec["conversations"][1]["value"].split(" ")) > max_num_words:
+                self.filtered += 1
+                continue
+            if max_video_len is not None and float(rec.get("duration", 0) or 0) > max_video_len:
+                self.filtered += 1
+                continue
             media = str(root_path / media_dir / rec[self.media_key])
             kind = "image" if self.media_key == "image" else "video"
-            items.append(SourceItem(self.name, str(entry), "text", prompt, target, FrameRef(kind, [media])))
+            ref = FrameRef(kind, [media], fps=fps if kind == "video" else None)
+            items.append(SourceItem(self.name, str(entry), "text", prompt, target, ref))
         super().__init__(items)
 
 
@@ -62,8 +86,10 @@ class LlavaInstructSource(ConversationSource):
     name = "llava_instruct"
     media_key = "image"
 
-    def __init__(self, root: str, *, ann_file: str = "llava_instruct_150k.json", media_dir: str = "images"):
-        super().__init__(root, ann_file=ann_file, media_dir=media_dir)
+    def __init__(
+        self, root: str, *, ann_file: str = "llava_instruct_150k.json", media_dir: str = "images", **filters
+    ):
+        super().__init__(root, ann_file=ann_file, media_dir=media_dir, **filters)
 
 
 class VideoGptPlusSource(ConversationSource):
@@ -72,5 +98,7 @@ class VideoGptPlusSource(ConversationSource):
     name = "videogpt_plus"
     media_key = "video"
 
-    def __init__(self, root: str, *, ann_file: str = "videogpt_plus.json", media_dir: str = "videos"):
-        super().__init__(root, ann_file=ann_file, media_dir=media_dir)
+    def __init__(
+        self, root: str, *, ann_file: str = "videogpt_plus.json", media_dir: str = "videos", **filters
+    ):
+        super().__init__(root, ann_file=ann_file, media_dir=media_dir, **filters)

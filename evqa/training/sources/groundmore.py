@@ -59,6 +59,13 @@ class GroundmoreSource(Source):
                         target,
                         ref,
                         PaletteTrack(pngs, objects),
+                        turn={
+                            "kind": "question",
+                            "answer": answer,
+                            "text": question.strip()
+                            if question.strip().endswith("?")
+                            else f"{question.strip()}?",
+                        },
                     )
                 )
         super().__init__(items)

@@ -58,6 +58,7 @@ class LvvisSource(Source):
                     SEG_TARGET,
                     ref,
                     track,
+                    turn={"kind": "query", "text": names[category_id].replace("_", " ").strip()},
                 )
             )
         super().__init__(items)

@@ -87,6 +87,7 @@ class RefSavSource(Source):
                     SEG_TARGET,
                     FrameRef("video", [str(video)]),
                     track,
+                    turn={"kind": "description", "text": text.strip()},
                 )
             )
         super().__init__(items)

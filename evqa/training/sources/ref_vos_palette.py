@@ -51,8 +51,15 @@ class PaletteRefVosSource(Source):
                 track = PaletteTrack(pngs, [int(exp["obj_id"])])
                 items.append(
                     SourceItem(
-                        self.name, sample_id, "mask", segmentation_prompt(exp["exp"]), SEG_TARGET, ref, track
-                    )
+                        self.name,
+                        sample_id,
+                        "mask",
+                        segmentation_prompt(exp["exp"]),
+                        SEG_TARGET,
+                        ref,
+                        track,
+                        turn={"kind": "query", "text": exp["exp"].strip()},
+                    )  # fmt: skip
                 )
         super().__init__(items)
 

@@ -3,8 +3,10 @@
 meta_expressions: {"videos": {vid: {"frames": ["00000", ...],
                                     "expressions": {eid: {"exp": str, "anno_id": [..], "obj_id": [..]}}}}}
 mask_dict:        {"<anno_id>": [RLE | null per frame]}   (null = the object is absent on that frame)
-Every frame listed is annotated, so absent objects count as empty masks. The frames are consecutive
-JPEGs at `fps` frames per second (the datasets do not store it; 6 fps unless configured).
+Every frame listed is annotated, so absent objects count as empty masks. The frames are consecutive JPEGs
+at `fps` frames per second (the datasets do not store it; 6 fps unless configured). ReVOS videos from TAO
+(`TAO/...`) are cropped, per expression, to the frames from the first to the last one that shows its
+objects, as upstream trains them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class RleRefVosSource(Source):
     name = "mevis"
     meta_file = "meta_expressions.json"
     mask_file = "mask_dict.json"
+    questions_are_sentences = False
+    crop_tao = False
 
     def __init__(
         self,
@@ -56,7 +60,9 @@ class RleRefVosSource(Source):
                 [i / fps for i in range(len(names))],
             )
             for eid, exp in video.get("expressions", {}).items():
-                items.append(self._item(vid, eid, exp, ref, mask_dict, mask_path))
+                item = self._item(vid, eid, exp, ref, mask_dict, mask_path)
+                if item is not None:
+                    items.append(item)
         super().__init__(items)
 
     def _item(self, vid: str, eid: str, exp: dict, ref: FrameRef, mask_dict: dict, mask_path: Path):
@@ -70,8 +76,22 @@ class RleRefVosSource(Source):
             raise DataError(
                 f"anno_id {missing[0]} not in the mask dict", path=mask_path, entry=sample_id, field="anno_id"
             )
-        track = RleTrack([mask_dict[a] for a in anno_ids], dense=True, where=f"{mask_path} {sample_id}")
-        return SourceItem(self.name, sample_id, "mask", segmentation_prompt(text), SEG_TARGET, ref, track)
+        rles = [mask_dict[a] for a in anno_ids]
+        if self.crop_tao and vid.split("/")[0] == "TAO":
+            # upstream: TAO videos are long; train on the span from the first to the last frame that shows
+            # an object of the expression (none when that span is shorter than 2 frames)
+            shown = [i for i in range(len(ref.paths)) if any(i < len(r) and r[i] is not None for r in rles)]
+            if not shown or shown[-1] + 1 - shown[0] < 2:
+                return None
+            start, end = shown[0], shown[-1] + 1
+            ref = FrameRef("images", ref.paths[start:end], ref.timestamps[start:end])
+            rles = [r[start:end] for r in rles]
+        track = RleTrack(rles, dense=True, where=f"{mask_path} {sample_id}")
+        text = text.strip()
+        # upstream: a ReVOS expression that is a question is a 'sentence', every other one a phrase
+        kind = "sentence" if self.questions_are_sentences and text.endswith("?") else "query"
+        return SourceItem(self.name, sample_id, "mask", segmentation_prompt(text), SEG_TARGET, ref, track,
+                          turn={"kind": kind, "text": text})  # fmt: skip
 
 
 class MevisSource(RleRefVosSource):
@@ -85,3 +105,5 @@ class RevosSource(RleRefVosSource):
 
     name = "revos"
     meta_file = "meta_expressions_train_.json"
+    questions_are_sentences = True
+    crop_tao = True

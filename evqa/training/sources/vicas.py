@@ -43,7 +43,7 @@ class VicasTrack(MaskTrack):
         return mask
 
 
-def _size(segmentations: list) -> tuple[int, int] | None:
+def frame_size(segmentations: list) -> tuple[int, int] | None:
     for seg in segmentations:
         for rle in seg.get("mask_rles", []):
             return int(rle["size"][0]), int(rle["size"][1])
@@ -73,7 +73,7 @@ class VicasSource(Source):
             referrals = data["object_referrals"]
         except (KeyError, TypeError) as err:
             raise DataError(f"missing field {err}", path=path) from None
-        size = _size(segs)
+        size = frame_size(segs)
         if size is None:
             return []
         rate = float(data.get("fps", fps))
@@ -91,6 +91,7 @@ class VicasSource(Source):
                 SEG_TARGET,
                 ref,
                 VicasTrack(segs, r["track_ids"], size, str(path)),
+                turn={"kind": "sentence", "text": r["prompt"].strip()},
             )
             for k, r in enumerate(referrals)
         ]
