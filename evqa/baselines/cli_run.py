@@ -297,11 +297,21 @@ def run_infer(args: InferOptions | argparse.Namespace) -> RunSummary | None:
     model = build_model(adapter, model_id, **model_options(args))
     if header.endpoint is None:
         header.endpoint = model.endpoint()
-    policy = RetryPolicy(
+    task.bind(ModelCaller(model, retry_policy(args)))
+    log.info("running %s (%s) on %d entries -> %s", adapter, model_id, len(task.entries), out)
+    return run_bound_task(task, model, out, args, header, shard_index, num_shards)
+
+
+def retry_policy(args) -> RetryPolicy:
+    """The retry settings of an infer command line."""
+    return RetryPolicy(
         max_retries=args.max_retries, timeout=args.timeout, attempt_timeout=args.request_timeout
     )
-    task.bind(ModelCaller(model, policy))
-    log.info("running %s (%s) on %d entries -> %s", adapter, model_id, len(task.entries), out)
+
+
+def run_bound_task(task, model, out, args, header, shard_index: int, num_shards: int) -> RunSummary:
+    """Run a task already bound to its model caller through the runner, with the command line's concurrency,
+    batching, progress and overwrite settings (every benchmark's infer ends here)."""
     return run_items(
         task.items(),
         task.process,
@@ -313,7 +323,7 @@ def run_infer(args: InferOptions | argparse.Namespace) -> RunSummary | None:
         batch_size=args.batch_size if model.supports_batching else 1,
         process_batch=task.process_batch,
         header=header,
-        overwrite=args.overwrite,
+        overwrite=getattr(args, "overwrite", False),
     )
 
 

@@ -68,10 +68,16 @@ def default_prediction_path(bench, adapter: str, model_id: str, sampling) -> Pat
 
 def run_benchmark_infer(bench, args: argparse.Namespace):
     """Predictions of `--model` on `bench` through `evqa.baselines.runner.run_items`."""
-    from evqa.baselines.cli_run import make_header, model_options, print_plan, sampling_from
+    from evqa.baselines.cli_run import (
+        make_header,
+        model_options,
+        print_plan,
+        retry_policy,
+        run_bound_task,
+        sampling_from,
+    )
     from evqa.baselines.registry import build_model, get_model_class, resolve_adapter
-    from evqa.baselines.retry import RetryPolicy
-    from evqa.baselines.runner import resolve_shard, run_items
+    from evqa.baselines.runner import resolve_shard
     from evqa.baselines.store import merge_outputs
     from evqa.benchmarks.task import AdapterCaller
 
@@ -100,24 +106,9 @@ def run_benchmark_infer(bench, args: argparse.Namespace):
     header = make_header(args, adapter, model_id, adapter_cls, sampling, described, data_files)
     model = build_model(adapter, model_id, **model_options(args))
     header.endpoint = header.endpoint or model.endpoint()
-    policy = RetryPolicy(
-        max_retries=args.max_retries, timeout=args.timeout, attempt_timeout=args.request_timeout
-    )
-    task.bind(AdapterCaller(model, bench.ask_method, policy))
+    task.bind(AdapterCaller(model, bench.ask_method, retry_policy(args)))
     log.info("running %s (%s) on %s: %d entries -> %s", adapter, model_id, bench.name, len(records), out)
-    return run_items(
-        task.items(),
-        task.process,
-        out,
-        concurrency=args.concurrency or model.default_concurrency,
-        shard_index=shard_index,
-        num_shards=num_shards,
-        progress=args.progress,
-        batch_size=args.batch_size if model.supports_batching else 1,
-        process_batch=task.process_batch,
-        header=header,
-        overwrite=getattr(args, "overwrite", False),
-    )
+    return run_bound_task(task, model, out, args, header, shard_index, num_shards)
 
 
 # --- eval / judge ------------------------------------------------------------------------------------
