@@ -269,6 +269,10 @@ class StEvidenceMcq(Benchmark):
             distractors_file=_str(files.get("distractors_file")),
             mask_file=_str(files.get("mask_file")),
         )
+        from evqa.eval.results_extras import add_mcq_extras
+
+        add_mcq_extras(results, str(files["data_file"]), _str(files.get("distractors_file")),
+                       _str(files.get("mask_file")), str(pred_file))  # fmt: skip
         predictions = self.read_predictions(pred_file)
         return self.scores_from_results(results, predictions), predictions
 
