@@ -39,15 +39,15 @@ def make_temp_dir(parent: str | os.PathLike, prefix: str) -> Path:
     return tmp
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> None:
-    """Write JSON so that a reader (or a crash) never sees a half-written file: temp file + os.replace.
-    The file gets the permissions of a plain `open()` under the umask."""
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write text (UTF-8) so that a reader (or a crash) never sees a half-written file: temp file in the
+    same folder + fsync + os.replace. The file gets the permissions of a plain `open()` under the umask."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=indent, ensure_ascii=False)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         respect_umask(tmp)
@@ -55,6 +55,13 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None =
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(
+    path: str | os.PathLike, obj: Any, *, indent: int | None = 2, sort_keys: bool = False
+) -> None:
+    """`write_text_atomic` of `obj` as JSON (non-ASCII kept as is)."""
+    write_text_atomic(path, json.dumps(obj, indent=indent, ensure_ascii=False, sort_keys=sort_keys))
 
 
 def read_json(path: str | os.PathLike, *, error: type[InputError] = InputError) -> Any:

@@ -24,6 +24,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from evqa.errors import DataError
+from evqa.io import write_json_atomic
 from evqa.paths import child_path
 
 _FRAME_PNG = re.compile(r"^(\d+)\.png$")
@@ -159,10 +160,7 @@ def write_rle_json(
         "size": [int(size[0]), int(size[1])],
         "frames": frames,
     }
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(f"{path}.tmp")
-    tmp.write_text(json.dumps(payload, sort_keys=True))
-    os.replace(tmp, path)
+    write_json_atomic(path, payload, indent=None, sort_keys=True)
 
 
 def read_rle_json(path: str | os.PathLike) -> RleMasks:

@@ -145,20 +145,13 @@ def write_subset(subset: Subset, out, *, source=None) -> dict:
     """Write the chosen rows (JSONL, input order), `.stats.json` and `.qids.txt` (one id a line) beside
     `out`; each file appears whole or not at all. Returns the paths (`subset_paths`)."""
     import json
-    import os
-    import tempfile
 
-    from evqa.io import write_json_atomic
+    from evqa.io import write_json_atomic, write_text_atomic
 
     paths = subset_paths(out)
-    paths["rows"].parent.mkdir(parents=True, exist_ok=True)
-    for key, text in (
-        ("rows", "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in subset.rows)),
-        ("qids", "".join(q + "\n" for q in subset.qids)),
-    ):
-        fd, tmp = tempfile.mkstemp(dir=paths[key].parent, prefix=f".{paths[key].name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, paths[key])
+    write_text_atomic(
+        paths["rows"], "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in subset.rows)
+    )
+    write_text_atomic(paths["qids"], "".join(q + "\n" for q in subset.qids))
     write_json_atomic(paths["stats"], {**subset.stats, **({"source": str(source)} if source else {})})
     return paths

@@ -34,6 +34,23 @@ def test_store_reads_all_layouts(tmp_path):
     assert not store.has("absent") and store.frames("absent") == []
 
 
+def test_rle_json_bytes_are_deterministic_and_written_atomically(tmp_path):
+    import json
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        write_rle_json(tmp_path / "e.json", "e", {6: _mask(2), 0: _mask(1)}, fps=3)
+    finally:
+        os.umask(old)
+    raw = (tmp_path / "e.json").read_text()
+    assert raw == json.dumps(json.loads(raw), sort_keys=True)  # one line, keys sorted
+    assert list(json.loads(raw)["frames"]) == ["0", "6"] and json.loads(raw)["fps"] == 3.0
+    assert stat.S_IMODE((tmp_path / "e.json").stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["e.json"]
+
+
 def test_png_foreground_is_luminance_in_every_mode(tmp_path):
     """One reader for every PNG mode: luminance > 0 (PIL "L", alpha ignored), as the published evaluator."""
     shape = np.zeros((6, 8), bool)

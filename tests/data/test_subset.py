@@ -126,3 +126,19 @@ def test_data_subset_cli_errors(tmp_path, capsys):
     bad.write_text('{"qid": 1, "show_name": "a"}\n{"qid": 2\n')
     assert main(["data", "subset", str(bad), "--by", "show_name", "--n", "1"]) == 2
     assert "line 2" in capsys.readouterr().err
+
+
+def test_subset_files_have_umask_permissions_and_no_temp_files(tmp_path):
+    import os
+    import stat
+
+    from evqa.data.subset import write_subset
+
+    subset = stratified_subset(_rows({"a": 3, "b": 2}), by="show_name", n=3)
+    old = os.umask(0o022)
+    try:
+        paths = write_subset(subset, tmp_path / "s.jsonl")
+    finally:
+        os.umask(old)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in paths.values()} == {0o644}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.jsonl", "s.qids.txt", "s.stats.json"]
