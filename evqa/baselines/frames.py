@@ -14,13 +14,15 @@ class Sampling:
     """How frames are drawn: `fps` frames per second (or `num_frames` evenly), at most `max_frames`,
     longest side resized to `max_size` pixels (None = original). `pooling` (wa, wae, war, bblf;
     `evqa.data.pooling`) replaces sampling by one pooled image per second of video (`fps` is then
-    ignored; `num_frames` / `max_frames` pick or cap the seconds evenly)."""
+    ignored; `num_frames` / `max_frames` pick or cap the seconds evenly). `folder_fps` is the rate of
+    videos given as frame folders (None: `evqa.data.video.FRAME_FOLDER_FPS`, upstream's 6-fps folders)."""
 
     fps: float | None = 1.0
     num_frames: int | None = None
     max_frames: int | None = None
     max_size: int | None = None
     pooling: str | None = None
+    folder_fps: float | None = None
 
 
 @dataclass
@@ -67,14 +69,14 @@ def load_frames(video_path: str | os.PathLike, sampling: Sampling, *, decode: bo
         from evqa.data.pooling import pooled_seconds, pooled_video
         from evqa.data.video import video_info
 
-        info = video_info(video_path)
+        info = video_info(video_path, folder_fps=sampling.folder_fps)
         size = (info.height, info.width)
         if not decode:
             times, first, _ = pooled_seconds(info.num_frames, info.fps, num_images=sampling.num_frames,
                                              max_images=sampling.max_frames)  # fmt: skip
             return Frames(None, first, times, info.fps, size)
         images, times, first = pooled_video(video_path, sampling.pooling, num_images=sampling.num_frames,
-                                            max_images=sampling.max_frames)  # fmt: skip
+                                            max_images=sampling.max_frames, folder_fps=sampling.folder_fps)  # fmt: skip
         return Frames(resize_longest(images, sampling.max_size), first, times, info.fps, size)
     sampled = sample_frames(
         video_path,
@@ -82,6 +84,7 @@ def load_frames(video_path: str | os.PathLike, sampling: Sampling, *, decode: bo
         num_frames=sampling.num_frames,
         max_frames=sampling.max_frames,
         decode=decode,
+        folder_fps=sampling.folder_fps,
     )
     frames = resize_longest(sampled.frames, sampling.max_size) if decode else None
     info = sampled.info

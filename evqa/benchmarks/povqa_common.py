@@ -160,6 +160,6 @@ class PovqaTask(BenchmarkTask):
         from evqa.baselines.frames import resize_longest
         from evqa.data.video import read_frames, video_info
 
-        info = video_info(video)
+        info = video_info(video, folder_fps=self.sampling.folder_fps)
         index = int(min(info.num_frames - 1, max(0, np.floor(t * info.fps + 1e-9))))
         return resize_longest(read_frames(video, [index]), self.sampling.max_size)[0]

@@ -75,7 +75,7 @@ def load_frames_until(video: str, sampling, end_s: float | None, *, decode: bool
         return load_frames(video, sampling, decode=decode)
     from evqa.data.video import read_frames, sample_frame_indices, video_info
 
-    info = video_info(video)
+    info = video_info(video, folder_fps=sampling.folder_fps)
     # frames with index / fps <= end_s: the visible prefix of the video
     visible = int(min(info.num_frames, max(1, np.floor(end_s * info.fps + 1e-9) + 1)))
     indices = sample_frame_indices(

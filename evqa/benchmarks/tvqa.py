@@ -4,7 +4,8 @@ Files under `--data-dir`, TVQA's release layout: `tvqa_qa_release/tvqa_val.jsonl
 `evqa data subset --by show_name --n 5000 --seed 42`, given with `--qa-file`), one object per question:
     {"qid": 7, "q": "...", "a0": "...", ..., "a4": "...", "answer_idx": 2, "vid_name": "friends_s01e01_seg02_clip_00",
      "show_name": "Friends", "ts": "3.2-9.7"}
-`frames_hq/<vid_name>/` (a frame folder or video file per clip) and `tvqa_subtitles/<vid_name>.srt`.
+`frames_hq/<vid_name>/` (a frame folder at 3 fps, as TVQA releases them, or a video file per clip; another
+folder rate with `--frames-fps`) and `tvqa_subtitles/<vid_name>.srt`.
 The prompt gives the options and the subtitles of the clip; the reply is read by `evqa.eval.answers`
 (letters A-E, or an option's text); accuracy x100, overall and per show, unparsable replies counted wrong.
 """
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from evqa import prompts
-from evqa.benchmarks.base import Benchmark, DataFile, ReportColumn, Scores
+from evqa.benchmarks.base import Benchmark, DataFile, Option, ReportColumn, Scores
 from evqa.benchmarks.povqa_common import (
     CONTEXT_OPTIONS,
     PovqaTask,
@@ -30,9 +31,10 @@ from evqa.benchmarks.povqa_common import (
     write_srt,
 )
 from evqa.benchmarks.registry import register_benchmark
-from evqa.errors import DataError
+from evqa.errors import ConfigError, DataError
 
 NUM_OPTIONS = 5
+FRAMES_FPS = 3.0  # TVQA's frames_hq: frames extracted at 3 fps
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,17 @@ class Tvqa(Benchmark):
             required=False,
         ),  # fmt: skip
     )
-    options = CONTEXT_OPTIONS
+    options = (
+        *CONTEXT_OPTIONS,
+        Option(
+            "frames_fps",
+            ("--frames-fps", "--frames_fps"),
+            f"frames per second of the frame folders in --frames-dir (default: {FRAMES_FPS:g}, TVQA's "
+            "frames_hq); video files use their own rate",
+            type="float",
+            default=FRAMES_FPS,
+        ),
+    )
     columns = (ReportColumn("accuracy", "Acc", digits=2, unit="percent"),)
     breakdown_keys = ("show_name",)
     has_synthetic = True
@@ -126,7 +138,7 @@ class Tvqa(Benchmark):
         for s, show in enumerate(shows):
             for c in range(3):
                 vid = f"{show.split()[0].lower()}_s01e0{c + 1}_seg02_clip_0{c}"
-                write_frame_folder(root / "frames_hq" / vid, 12, rng)
+                write_frame_folder(root / "frames_hq" / vid, int(2 * FRAMES_FPS), rng)  # 2 s
                 colour = colours[(s + c) % 5]
                 write_srt(root / "tvqa_subtitles" / f"{vid}.srt",
                           [(0.0, 0.9, f"(Sheldon:) The box is {colour}."), (1.0, 1.9, "(Penny:) Really?")])  # fmt: skip
@@ -145,6 +157,12 @@ class Tvqa(Benchmark):
         return {"qa_file": qa, "frames_dir": root / "frames_hq", "subtitle_dir": root / "tvqa_subtitles"}
 
     def build_task(self, records, files, *, sampling, options, adapter_cls, max_new_tokens=None):
+        import dataclasses
+
+        folder_fps = float(options.get("frames_fps") or FRAMES_FPS)
+        if folder_fps <= 0:
+            raise ConfigError(f"--frames-fps must be positive, got {folder_fps:g}", field="--frames-fps")
+        sampling = dataclasses.replace(sampling, folder_fps=folder_fps)
         return TvqaTask(records, files=files, options=options, video_dir=files["frames_dir"], sampling=sampling,
                         needs_frames=adapter_cls.needs_frames, max_new_tokens=max_new_tokens)  # fmt: skip
 

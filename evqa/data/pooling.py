@@ -128,17 +128,23 @@ def pooled_seconds(
 
 
 def pooled_video(
-    path, method: str, *, num_images: int | None = None, max_images: int | None = None
+    path,
+    method: str,
+    *,
+    num_images: int | None = None,
+    max_images: int | None = None,
+    folder_fps: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode a video (file or frame folder) and pool it: one image per second (`pooled_seconds` chooses
     the seconds), each the `pool_chunk` of all that second's frames, decoded one second at a time.
 
     Returns (pooled uint8 [S, H, W, 3], times float64 [S] (second starts), first frame index int64 [S]).
+    `folder_fps`: a frame folder's rate (`evqa.data.video.video_info`).
     """
     from evqa.data.video import read_frames, video_info
 
     pooling_weights(1, method)
-    info = video_info(path)
+    info = video_info(path, folder_fps=folder_fps)
     times, first, end = pooled_seconds(
         info.num_frames, info.fps, num_images=num_images, max_images=max_images
     )

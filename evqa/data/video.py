@@ -1,7 +1,8 @@
 """Video decoding and frame sampling — the one place EVQA turns a video into frames and timestamps.
 
 A "video" is either a file (decoded with decord, else PyAV, else OpenCV) or a frame folder of JPEGs, the
-upstream `video_frames_6fps/<video>/` layout, assumed to be at `FRAME_FOLDER_FPS`. The released data and
+upstream `video_frames_6fps/<video>/` layout, assumed to be at `FRAME_FOLDER_FPS` unless the caller says
+otherwise (`folder_fps`: TVQA's `frames_hq` folders are 3 fps). The released data and
 upstream's loader number frames from 0 (`frame_0000.jpg` is frame 0, shown at 0 s), which is what EVQA
 writes; ffmpeg's default numbering starts at 1 (`frame_0001.jpg` is frame 0). Readers detect which one a
 folder uses (`frame_folder_convention`) and map file numbers to frame indices accordingly.
@@ -139,13 +140,13 @@ def frame_folder_files(folder: str | os.PathLike) -> list[Path | None]:
     return [by_index.get(i) for i in range(max(by_index) + 1)]
 
 
-def _folder_info(path: Path) -> tuple[float, int, int, int]:
+def _folder_info(path: Path, folder_fps: float = FRAME_FOLDER_FPS) -> tuple[float, int, int, int]:
     files = frame_folder_files(path)
     from PIL import Image
 
     with Image.open(next(f for f in files if f is not None)) as img:
         width, height = img.size
-    return FRAME_FOLDER_FPS, len(files), width, height
+    return folder_fps, len(files), width, height
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -290,12 +291,18 @@ _INFO = {"folder": _folder_info, "decord": _decord_info, "pyav": _pyav_info, "op
 _READ = {"folder": _folder_read, "decord": _decord_read, "pyav": _pyav_read, "opencv": _opencv_read}
 
 
-def video_info(path: str | os.PathLike, *, backend: str | None = None) -> VideoInfo:
-    """fps, frame count, size and duration of a video file or frame folder (no frame is decoded)."""
+def video_info(
+    path: str | os.PathLike, *, backend: str | None = None, folder_fps: float | None = None
+) -> VideoInfo:
+    """fps, frame count, size and duration of a video file or frame folder (no frame is decoded). A frame
+    folder is at `folder_fps` frames per second (None: `FRAME_FOLDER_FPS`); a file's own rate is used."""
     path = Path(path)
     name = _choose_backend(path, backend)
     try:
-        fps, count, width, height = _INFO[name](path)
+        if name == "folder":
+            fps, count, width, height = _folder_info(path, folder_fps or FRAME_FOLDER_FPS)
+        else:
+            fps, count, width, height = _INFO[name](path)
     except DataError:
         raise
     except Exception as err:  # decoders raise their own exception types
@@ -394,14 +401,15 @@ def sample_frames(
     max_frames: int | None = None,
     backend: str | None = None,
     decode: bool = True,
+    folder_fps: float | None = None,
 ) -> SampledFrames:
     """Sample frames from a video file or frame folder (see `sample_frame_indices` for the rules).
 
     Returns SampledFrames with frames uint8 [T, H, W, 3] RGB, their indices int64 [T] and
     timestamps float64 [T] = indices / info.fps (seconds). `decode=False` only chooses the frames
-    (`frames` is None): dry runs and models that take the whole file.
+    (`frames` is None): dry runs and models that take the whole file. `folder_fps`: see `video_info`.
     """
-    info = video_info(path, backend=backend)
+    info = video_info(path, backend=backend, folder_fps=folder_fps)
     indices = sample_frame_indices(
         info.num_frames, info.fps, fps=fps, num_frames_out=num_frames, max_frames=max_frames
     )

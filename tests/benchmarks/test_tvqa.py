@@ -84,7 +84,7 @@ def test_subtitles_in_prompt_and_subset_file_as_qa_file(tmp_path):
     task = bench.build_task(records, files, sampling=Sampling(fps=1.0), options={"interleave_subtitles": True},
                             adapter_cls=get_model_class("gpt"))  # fmt: skip
     prompt = task.plan(records[0])["prompts"][0]
-    # 12 frames at 6 fps -> frames at 0 s and 1 s; cues [0, 0.9] and [1.0, 1.9]
+    # 6 frames at 3 fps (frames_hq) -> frames at 0 s and 1 s; cues [0, 0.9] and [1.0, 1.9]
     assert "Frame at 0.0 s: (Sheldon:) The box is" in prompt and "Frame at 1.0 s: (Penny:) Really?" in prompt
     assert prompt.index("Subtitles") < prompt.index("A. ")
     qa = files["qa_file"]

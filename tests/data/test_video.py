@@ -98,6 +98,13 @@ def test_frame_folder_backend(clip, tmp_path):
     assert out.indices.tolist() == [0, 7, 15, 22, 29]
     # JPEG at quality 95: close to the source, not bit-exact
     assert np.abs(out.frames.astype(int) - frames[out.indices]).mean() < 2
+    # a folder at another rate (TVQA's 3-fps frames_hq): the same files, times on that rate
+    slow = V.sample_frames(folder, fps=1.0, folder_fps=3.0, decode=False)
+    assert slow.info.fps == 3.0 and slow.info.duration == 10.0
+    assert slow.indices.tolist() == [0, 3, 6, 9, 12, 15, 18, 21, 24, 27]
+    assert slow.timestamps.tolist() == [float(k) for k in range(10)]
+    path_info = V.video_info(path, folder_fps=3.0)  # a file keeps its own rate
+    assert path_info.fps == V.video_info(path).fps
 
 
 def test_missing_inputs_raise_data_errors(clip, tmp_path):
