@@ -259,6 +259,11 @@ def keyframe_hint(timestamp: float) -> str:
     )
 
 
+def frame_subtitle(text: str) -> str:
+    """The text placed right after a frame when subtitles are interleaved: 'Subtitle: <line>'."""
+    return f"Subtitle: {text}"
+
+
 def subtitle_lines(pairs: Sequence[tuple[float, str]]) -> str:
     """Subtitle context for a prompt: one 'Frame at 2.5 s: <nearest subtitle line>' per frame, in order."""
     return "Subtitles nearest each frame:\n" + "\n".join(f"{frame_label(t)} {text}" for t, text in pairs)

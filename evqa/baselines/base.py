@@ -29,6 +29,8 @@ class Request:
         video_path: the source video (models that take a whole file, e.g. Gemini, use it).
         fps: the sampling rate in frames per second the frames were drawn with (None = fixed count).
         images: extra (label, uint8 [H, W, 3]) images shown after the video, e.g. MCQ mask options.
+        frame_texts: one text per frame shown right after that frame (e.g. its nearest subtitle line;
+            '' = none), or () for none. Only adapters with `interleaves_frame_texts` are given any.
         history: earlier (user, assistant) turns of a multi-turn conversation; the video belongs to the
             first user turn.
         question / candidates: the structured question, for models trained on their own prompt (`ours`).
@@ -44,6 +46,7 @@ class Request:
     video_path: str | None = None
     fps: float | None = None
     images: tuple[tuple[str, np.ndarray], ...] = ()
+    frame_texts: tuple[str, ...] = ()
     history: tuple[tuple[str, str], ...] = ()
     question: str | None = None
     candidates: tuple[str, ...] = ()
@@ -86,6 +89,10 @@ def validate_request(request: Request, *, needs_frames: bool, needs_video: bool)
         raise InputError("every frame needs a timestamp in seconds", field="timestamps", **where)
     if np.any(np.diff(np.asarray(request.timestamps, dtype=float)) < 0):
         raise InputError("frame timestamps must not decrease", field="timestamps", **where)
+    if request.frame_texts and len(request.frame_texts) != len(frames):
+        raise InputError(
+            f"{len(request.frame_texts)} frame texts for {len(frames)} frames", field="frame_texts", **where
+        )
 
 
 class BaselineModel:
@@ -97,6 +104,8 @@ class BaselineModel:
         default_concurrency: requests in flight the runner uses by default (API models: many; local: 1).
         supports_batching: `generate_batch` runs several requests in one forward pass (local models).
         default_max_new_tokens: the generation budget when a request names none.
+        interleaves_frame_texts: the adapter places `Request.frame_texts` between the frames; tasks give
+            the others those texts in the prompt instead.
     """
 
     name: str = "base"
@@ -105,6 +114,7 @@ class BaselineModel:
     default_concurrency: int = 1
     supports_batching: bool = False
     default_max_new_tokens: int = 1024
+    interleaves_frame_texts: bool = False
 
     def __init__(self, model: str | None = None, **kwargs: Any):
         self.model_id = model

@@ -27,14 +27,18 @@ def is_reasoning_model(model_id: str) -> bool:
 
 
 def build_messages(request: Request, image_detail: str = "auto") -> list[dict[str, Any]]:
-    """Chat messages for `request`: the first user turn carries the timestamped frames and extra images."""
+    """Chat messages for `request`: the first user turn carries the timestamped frames (each followed by
+    its `frame_texts` line, if any) and extra images."""
     parts: list[dict[str, Any]] = [{"type": "text", "text": prompts.VIDEO_PREAMBLE}]
     frames = [] if request.frames is None else request.frames
-    for frame, t in zip(frames, request.timestamps if request.timestamps is not None else [], strict=True):
+    for k, (frame, t) in enumerate(zip(frames, request.timestamps if request.timestamps is not None else [],
+                                       strict=True)):  # fmt: skip
         parts.append({"type": "text", "text": prompts.frame_label(t)})
         parts.append(
             {"type": "image_url", "image_url": {"url": jpeg_data_url(frame), "detail": image_detail}}
         )
+        if request.frame_texts and request.frame_texts[k]:
+            parts.append({"type": "text", "text": prompts.frame_subtitle(request.frame_texts[k])})
     for label, image in request.images:
         parts.append({"type": "text", "text": prompts.image_label(label)})
         parts.append(
@@ -74,6 +78,7 @@ class GptModel(BaselineModel):
     `max_completion_tokens`, so a bare answer budget would end most replies before the answer)."""
 
     default_concurrency = 16
+    interleaves_frame_texts = True
 
     def __init__(
         self,

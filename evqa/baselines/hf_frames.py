@@ -105,7 +105,8 @@ def attention_implementation() -> str:
 
 def frame_messages(request: Request) -> tuple[list[dict[str, Any]], list]:
     """(chat messages, PIL images in order) of a request: the preamble, then each frame after its time
-    ('Frame at 2.5 s:'), option images, and the prompt, in the first user turn; earlier turns as history.
+    ('Frame at 2.5 s:') and before its `frame_texts` line ('Subtitle: ...', if any), option images, and the
+    prompt, in the first user turn; earlier turns as history.
 
     What `HfFramesModel` sends and what `model.kind: hf_vlm` training builds its prompts from."""
     from PIL import Image
@@ -113,9 +114,12 @@ def frame_messages(request: Request) -> tuple[list[dict[str, Any]], list]:
     parts: list[dict[str, Any]] = [{"type": "text", "text": prompts.VIDEO_PREAMBLE + "\n"}]
     images = []
     frames = [] if request.frames is None else request.frames
-    for frame, t in zip(frames, request.timestamps if request.timestamps is not None else [], strict=True):
+    for k, (frame, t) in enumerate(zip(frames, request.timestamps if request.timestamps is not None else [],
+                                       strict=True)):  # fmt: skip
         parts += [{"type": "text", "text": prompts.frame_label(t)}, {"type": "image"}]
         images.append(Image.fromarray(frame))
+        if request.frame_texts and request.frame_texts[k]:
+            parts.append({"type": "text", "text": prompts.frame_subtitle(request.frame_texts[k])})
     for label, image in request.images:
         parts += [{"type": "text", "text": prompts.image_label(label)}, {"type": "image"}]
         images.append(Image.fromarray(image))
@@ -152,6 +156,7 @@ class HfFramesModel(BaselineModel):
     """
 
     supports_batching = True
+    interleaves_frame_texts = True
     trust_remote_code = False
     default_max_size = 448  # longest frame side in pixels unless --max-size says otherwise
 

@@ -17,7 +17,8 @@ CONTEXT_OPTIONS = (
     Option(
         "interleave_subtitles",
         ("--interleave-subtitles", "--interleave_subtitles"),
-        "give each frame's nearest subtitle line (SRT files) in the prompt, in frame order (default: off)",
+        "give each frame's nearest subtitle line (SRT files) right after that frame; models that take the "
+        "whole video file get the lines in the prompt, in frame order (default: off)",
     ),
     Option(
         "keyframe_time",
@@ -84,9 +85,11 @@ class PovqaTask(BenchmarkTask):
     """A BenchmarkTask with POVQA's context shaping: nearest-subtitle lines for the frames and an appended
     keyframe with a hint. Subclasses give `video_of`, `base_prompt`, `subtitle_file`, `item_keyframe`."""
 
-    def __init__(self, records, *, options, **kw):
+    def __init__(self, records, *, options, interleaves_frame_texts: bool = False, **kw):
         super().__init__(records, **kw)
         self.interleave = bool(options.get("interleave_subtitles"))
+        # frame-based adapters place the lines between the frames; the others read them in the prompt
+        self.in_prompt = self.interleave and not (interleaves_frame_texts and self.needs_frames)
         self.keyframe = options.get("keyframe_time")
 
     def base_prompt(self, record) -> str:
@@ -105,17 +108,23 @@ class PovqaTask(BenchmarkTask):
             return self.item_keyframe(record)
         return float(self.keyframe)
 
+    def frame_subtitles(self, record, timestamps) -> tuple[str, ...]:
+        """The nearest subtitle line of each frame time ('' where there is none)."""
+        from evqa.data.subtitles import nearest_cue, read_srt
+
+        path = self.subtitle_file(record)
+        if path is None:
+            raise DataError("--interleave-subtitles needs a subtitle file", entry=str(record.entry_id))
+        cues = read_srt(path)
+        return tuple(getattr(nearest_cue(cues, float(t)), "text", "") for t in timestamps)
+
     def context(self, record, timestamps) -> list[str]:
         parts = []
-        if self.interleave:
-            from evqa.data.subtitles import nearest_cue, read_srt
-
-            path = self.subtitle_file(record)
-            if path is None:
-                raise DataError("--interleave-subtitles needs a subtitle file", entry=str(record.entry_id))
-            cues = read_srt(path)
-            parts.append(prompts.subtitle_lines([(float(t), getattr(nearest_cue(cues, float(t)), "text", ""))
-                                                 for t in timestamps]))  # fmt: skip
+        if self.in_prompt:
+            lines = self.frame_subtitles(record, timestamps)
+            parts.append(
+                prompts.subtitle_lines([(float(t), line) for t, line in zip(timestamps, lines, strict=True)])
+            )
         key = self.keyframe_of(record)
         if key is not None:
             parts.append(prompts.keyframe_hint(key))
@@ -130,6 +139,8 @@ class PovqaTask(BenchmarkTask):
     def plan(self, record) -> dict[str, Any]:
         out = super().plan(record)
         out["prompts"] = [self.full_prompt(record, out["timestamps"])]
+        if self.interleave and not self.in_prompt:
+            out["frame_texts"] = list(self.frame_subtitles(record, out["timestamps"]))
         return out
 
     def steps(self, record):
@@ -142,6 +153,9 @@ class PovqaTask(BenchmarkTask):
         key = self.keyframe_of(record)
         if key is not None and self.needs_frames:
             images = ((prompts.KEYFRAME_LABEL, self.keyframe_image(video, key)),)
+        texts = (
+            self.frame_subtitles(record, frames.timestamps) if self.interleave and not self.in_prompt else ()
+        )
         response = yield self.request(
             str(record.entry_id),
             prompt,
@@ -149,10 +163,14 @@ class PovqaTask(BenchmarkTask):
             video,
             question=getattr(record, "question", None),
             images=images,
+            frame_texts=texts,
         )
         usage = add_usage({}, getattr(response, "usage", {}) or {})
         out = {**self.record_fields(record), **self.read_reply(record, response), "error": None}
         extra = {"keyframe_s": key} if key is not None else {}
+        if self.interleave:
+            extra["subtitles"] = "in_prompt" if self.in_prompt else "interleaved"
+
         out["meta"] = self.meta(frames, usage, [response], **extra)
         return out
 

@@ -164,7 +164,8 @@ class Tvqa(Benchmark):
             raise ConfigError(f"--frames-fps must be positive, got {folder_fps:g}", field="--frames-fps")
         sampling = dataclasses.replace(sampling, folder_fps=folder_fps)
         return TvqaTask(records, files=files, options=options, video_dir=files["frames_dir"], sampling=sampling,
-                        needs_frames=adapter_cls.needs_frames, max_new_tokens=max_new_tokens)  # fmt: skip
+                        needs_frames=adapter_cls.needs_frames, max_new_tokens=max_new_tokens,
+                        interleaves_frame_texts=adapter_cls.interleaves_frame_texts)  # fmt: skip
 
     def score(self, records, predictions, *, protocol="evqa", options=None) -> Scores:
         return score_mcq(records, predictions)

@@ -34,6 +34,10 @@ def test_generate_validates_and_times():
         (Request("e7", "q", FRAMES.astype(np.float32), np.array([0.0, 1.0])), "frames must be uint8"),
         (Request("e7", "q", FRAMES, np.array([0.0])), "field 'timestamps': every frame needs a timestamp"),
         (Request("e7", "q", FRAMES, np.array([1.0, 0.5])), "timestamps must not decrease"),
+        (
+            Request("e7", "q", FRAMES, np.array([0.0, 1.0]), frame_texts=("a",)),
+            "field 'frame_texts': 1 frame texts for 2 frames",
+        ),  # fmt: skip
     ],
 )
 def test_bad_requests_are_typed_errors(request_, message):
@@ -61,3 +65,20 @@ def test_token_budget_is_the_largest_asked_else_the_adapter_default():
     from evqa.baselines.ours import EvqaModel
 
     assert EvqaModel.default_max_new_tokens == 96
+
+
+def test_frame_texts_follow_their_frames_in_the_local_chat():
+    from evqa.baselines.hf_frames import frame_messages
+
+    request = Request("e1", "Which?", FRAMES, np.array([0.0, 1.5]), frame_texts=("hello", ""))
+    messages, images = frame_messages(request)
+    parts = [p.get("text", "<image>") for p in messages[0]["content"]]
+    assert parts[1:] == [
+        "Frame at 0.0 s:",
+        "<image>",
+        "Subtitle: hello",
+        "Frame at 1.5 s:",
+        "<image>",
+        "Which?",
+    ]
+    assert len(images) == 2

@@ -103,13 +103,27 @@ def test_prompt_context_subtitles_and_keyframe(tmp_path):
     options = {"split": "all", "interleave_subtitles": True, "keyframe_time": "item"}
     task = bench.build_task(records, files, sampling=Sampling(fps=1.0), options=options,
                             adapter_cls=get_model_class("gpt"))  # fmt: skip
-    prompt = task.plan(item)["prompts"][0]
+    plan = task.plan(item)
+    prompt = plan["prompts"][0]
     # 18 frames at 6 fps -> frames at 0, 1, 2 s; cues [0, 1.2] "<movie> opens." and [1.5, 2.9]
-    assert "Frame at 0.0 s: movie" in prompt and f"Frame at 1.0 s: {item.movie} opens." in prompt
-    assert "Frame at 2.0 s: Look at the square." in prompt
+    lines = [f"{item.movie} opens.", f"{item.movie} opens.", "Look at the square."]
+    # GPT takes frames: each line comes right after its frame, not in the prompt
+    assert plan["frame_texts"] == lines and "Subtitles" not in prompt
     assert "keyframe at 1.0 s" in prompt and prompt.rstrip().endswith("Final Answer: <answer>")
     steps = task.steps(item)
     request = next(steps)
+    assert request.frame_texts == tuple(lines)
+    from evqa.baselines.gpt import build_messages
+
+    texts = [p.get("text", "<image>") for p in build_messages(request)[0]["content"]]
+    assert texts[1:7] == ["Frame at 0.0 s:", "<image>", f"Subtitle: {lines[0]}", "Frame at 1.0 s:", "<image>",
+                          f"Subtitle: {lines[1]}"]  # fmt: skip
+    # Gemini takes the whole file: the lines go into the prompt, one per frame time
+    whole = bench.build_task(records, files, sampling=Sampling(fps=1.0), options=options,
+                             adapter_cls=get_model_class("gemini"))  # fmt: skip
+    in_prompt = whole.plan(item)["prompts"][0]
+    assert "Frame at 0.0 s: movie" in in_prompt and f"Frame at 1.0 s: {item.movie} opens." in in_prompt
+    assert "Frame at 2.0 s: Look at the square." in in_prompt and "frame_texts" not in whole.plan(item)
     assert [label for label, _ in request.images] == ["keyframe"]
     assert request.images[0][1].shape == request.frames.shape[1:]
     fixed = bench.build_task(records, files, sampling=Sampling(fps=1.0), options={"keyframe_time": "2.5"},

@@ -83,8 +83,13 @@ def test_subtitles_in_prompt_and_subset_file_as_qa_file(tmp_path):
     records = bench.load(files)
     task = bench.build_task(records, files, sampling=Sampling(fps=1.0), options={"interleave_subtitles": True},
                             adapter_cls=get_model_class("gpt"))  # fmt: skip
-    prompt = task.plan(records[0])["prompts"][0]
+    plan = task.plan(records[0])
     # 6 frames at 3 fps (frames_hq) -> frames at 0 s and 1 s; cues [0, 0.9] and [1.0, 1.9]
+    assert plan["timestamps"] == [0.0, 1.0] and plan["frame_texts"][1] == "(Penny:) Really?"
+    assert plan["frame_texts"][0].startswith("(Sheldon:) The box is")
+    whole = bench.build_task(records, files, sampling=Sampling(fps=1.0), options={"interleave_subtitles": True},
+                             adapter_cls=get_model_class("gemini"))  # fmt: skip
+    prompt = whole.plan(records[0])["prompts"][0]
     assert "Frame at 0.0 s: (Sheldon:) The box is" in prompt and "Frame at 1.0 s: (Penny:) Really?" in prompt
     assert prompt.index("Subtitles") < prompt.index("A. ")
     qa = files["qa_file"]
