@@ -147,13 +147,13 @@ def test_every_registry_benchmark_gets_its_numbers_and_failure_types(name, tmp_p
     assert len(data["index"]) == len(shown)
 
 
-@pytest.fixture
-def tvqa(tmp_path):
-    """TVQA's synthetic data and two prediction files: A right on even qids, B right on qids 0-11; A's qid 1
-    unparsable, B's qid 3 failed and qid 5 missing; every record says which frames the model was fed."""
+def tvqa_runs(root: Path):
+    """TVQA's synthetic data under `root`/data and two prediction files: A right on even qids, B right on qids
+    0-11; A's qid 1 unparsable, B's qid 3 failed and qid 5 missing; every record says which frames the model
+    was fed. Returns (benchmark, files, records, [A path, B path])."""
     bench = get_benchmark("tvqa")
-    bench.synthesize(tmp_path / "data")
-    files = bench.locate(tmp_path / "data")
+    bench.synthesize(root / "data")
+    files = bench.locate(root / "data")
     records = bench.load(files)
 
     def record(r, letter, model):
@@ -171,9 +171,14 @@ def tvqa(tmp_path):
     del b["5"]
     paths = []
     for name, preds in (("a", a), ("b", b)):
-        (tmp_path / f"{name}.json").write_text(json.dumps(preds))
-        paths.append(tmp_path / f"{name}.json")
+        (root / f"{name}.json").write_text(json.dumps(preds))
+        paths.append(root / f"{name}.json")
     return bench, files, records, paths
+
+
+@pytest.fixture
+def tvqa(tmp_path):
+    return tvqa_runs(tmp_path)
 
 
 def test_tvqa_entries_answers_frames_and_ab(tvqa, tmp_path):
