@@ -15,6 +15,8 @@ The inputs, whatever the benchmark, are files `evqa eval` / `evqa eval-mcq` writ
 - a registered benchmark's results JSON (`per_item`, `benchmark`): metric `correct` (MCQ benchmarks),
   `accuracy` (judged benchmarks: the judge's yes = 1, no = 0, a judge error left out) or any per-entry
   number (`score`, BLEU, ...); shown in the unit of the benchmark's column (x100 for percent);
+- quality-scoring results (VQA²: a predicted `score` and the `mos` per entry): metric SRCC (default) or
+  PLCC, each dataset's correlation averaged as the headline, compared by the paired bootstrap;
 - a summary (`<pred stem>.summary.json`): it holds no per-entry scores, so the results JSON beside it
   (`<pred stem><results_suffix>.json`) is read.
 Only the entries with a value in both files are paired. 0/1 values are compared with McNemar's test (exact
@@ -39,6 +41,38 @@ TESTS = ("auto", "mcnemar", "bootstrap")
 MCQ_TASKS = {"qa": "qa", "time_evidence": "temporal", "temporal": "temporal", "spatial_evidence": "spatial",
              "spatial": "spatial"}  # fmt: skip
 SUMMARY_SUFFIX = ".summary.json"
+# quality-scoring benchmarks (VQA²): per entry a predicted `score` and its reference `mos`, per `dataset`
+CORRELATIONS = ("SRCC", "PLCC")
+CORRELATION_FIELDS = ("score", "mos")
+GROUP_FIELD = "dataset"
+
+
+def correlation_statistic(kind: str, n_groups: int):
+    """The headline of a quality-scoring benchmark as a bootstrap statistic: resamples [B, N, 3] (predicted
+    score, reference, group code) -> [B], the mean over the groups of each group's Spearman (SRCC: Pearson
+    of the average ranks) or Pearson (PLCC) correlation; NaN where a group has < 2 entries or no spread."""
+    from scipy.stats import rankdata
+
+    def statistic(sample: np.ndarray) -> np.ndarray:
+        x, y, g = sample[..., 0], sample[..., 1], sample[..., 2]
+        per_group = []
+        for code in range(n_groups):
+            mask = g == code
+            if kind == "SRCC":  # ranks among the group's entries (the others rank after them, ignored)
+                x_, y_ = (rankdata(np.where(mask, v, np.inf), axis=1) for v in (x, y))
+            else:
+                x_, y_ = x, y
+            w = mask.astype(np.float64)
+            count = w.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mx = (x_ * w).sum(axis=1) / count
+                my = (y_ * w).sum(axis=1) / count
+                dx, dy = (x_ - mx[:, None]) * w, (y_ - my[:, None]) * w
+                r = (dx * dy).sum(axis=1) / np.sqrt((dx**2).sum(axis=1) * (dy**2).sum(axis=1))
+            per_group.append(np.where(count >= 2, r, np.nan))
+        return np.mean(per_group, axis=0)
+
+    return statistic
 
 
 @dataclass
@@ -56,6 +90,8 @@ class RunScores:
     scale: float = 100.0
     reported: float | None = None
     notes: list[str] = field(default_factory=list)
+    vectors: dict[str, list[float | None]] | None = None  # correlations: [predicted, reference, group code]
+    groups: list[str] | None = None
 
 
 def _read(path: str) -> dict:
@@ -121,9 +157,19 @@ def _registry_scores(path: str, data: dict, metric: str | None) -> RunScores:
     items = {str(k): v for k, v in data["per_item"].items() if isinstance(v, dict)}
     judged = bench.needs_judge
     keys = list(dict.fromkeys(k for v in items.values() for k, x in v.items() if _number(x) is not None))
+    paired = all(k in keys for k in CORRELATION_FIELDS)  # a predicted score and its reference per entry
     if metric is None:
-        metric = "accuracy" if judged else ("correct" if "correct" in keys else next(
-            (c.key for c in bench.columns if c.key in keys), keys[0] if keys else "correct"))  # fmt: skip
+        first = bench.columns[0].key if bench.columns else None
+        metric = "accuracy" if judged else ("correct" if "correct" in keys else (
+            first if paired and first in CORRELATIONS else next(
+                (c.key for c in bench.columns if c.key in keys), keys[0] if keys else "correct")))  # fmt: skip
+    if metric in CORRELATIONS and paired and metric not in keys:
+        groups = sorted({str(v.get(GROUP_FIELD)) for v in items.values()})
+        vectors = {i: [_number(v.get(CORRELATION_FIELDS[0])), _number(v.get(CORRELATION_FIELDS[1])),
+                       float(groups.index(str(v.get(GROUP_FIELD))))] for i, v in items.items()}  # fmt: skip
+        return RunScores(name, path, metric, {i: None if None in x else 0.0 for i, x in vectors.items()},
+                         benchmark=name, scale=1.0, reported=_number((data.get("metrics") or {}).get(metric)),
+                         vectors=vectors, groups=groups)  # fmt: skip
     if judged and metric == "accuracy":
         values = {i: (None if v.get("pred") not in ("yes", "no") else float(v["pred"] == "yes"))
                   for i, v in items.items()}  # fmt: skip
@@ -219,6 +265,11 @@ def compare_files(path_a: str, path_b: str, *, metric: str | None = None, test: 
         raise ConfigError(f"no entry has a value for {metric!r}", field="--metric")
     keep = [k for k, (x, y) in enumerate(zip(va, vb, strict=True)) if x is not None and y is not None]
     ids = [ids[k] for k in keep]
+    if ra.vectors is not None and rb.vectors is not None:
+        if test == "mcnemar":
+            raise ConfigError(f"McNemar needs 0/1 values; {metric} is a correlation: use --test bootstrap",
+                              field="--test")  # fmt: skip
+        return _compare_correlations(ra, rb, ids, only, common - len(keep), n_resamples, seed)
     xa = np.array([float(va[k]) for k in keep] + [0.0] * padding)
     xb = np.array([float(vb[k]) for k in keep] + [0.0] * padding)
     binary = bool(np.all(np.isin(xa, (0, 1))) and np.all(np.isin(xb, (0, 1))))
@@ -243,6 +294,28 @@ def compare_files(path_a: str, path_b: str, *, metric: str | None = None, test: 
     out["p_value"] = out["test"]["p_value"]
     differ = [(i, x, y) for i, x, y in zip(ids, xa[: len(ids)], xb[: len(ids)], strict=True) if x != y]
     out["differ"] = [{"entry_id": i, "a": float(x), "b": float(y)} for i, x, y in differ]
+    return out
+
+
+def _compare_correlations(ra: RunScores, rb: RunScores, ids, only, left_out, n_resamples, seed) -> dict:
+    """Paired bootstrap of a quality-scoring correlation (SRCC / PLCC averaged over datasets) on the entries
+    both runs scored: one resample of entries for both runs, the reference and dataset of each entry kept."""
+    groups = sorted(set(ra.groups) | set(rb.groups))
+    vectors = [[(*run.vectors[i][:2], float(groups.index(run.groups[int(run.vectors[i][2])]))) for i in ids]
+               for run in (ra, rb)]  # fmt: skip
+    xa, xb = (np.array(v, dtype=np.float64) for v in vectors)
+    if not np.array_equal(xa[:, 1:], xb[:, 1:]):
+        raise InputError("the two files give different references (mos) or datasets for the same entries",
+                         path=rb.path)  # fmt: skip
+    res = paired_bootstrap_test(xa, xb, correlation_statistic(ra.metric, len(groups)), n_resamples=n_resamples,
+                                seed=seed)  # fmt: skip
+    out = {"a": ra.path, "b": rb.path, "benchmark": ra.benchmark, "kind": ra.kind, "metric": ra.metric,
+           "n": len(ids), "not_in_both": only, "left_out": left_out, "scale": 1.0, "value_a": res.estimate_a,
+           "value_b": res.estimate_b, "delta": res.delta, "reported_a": ra.reported, "reported_b": rb.reported,
+           "unnamed": 0, "notes": [*ra.notes, *rb.notes, f"{ra.metric}: mean over {len(groups)} dataset(s)"],
+           "test": res.as_dict(), "p_value": res.p_value}  # fmt: skip
+    out["differ"] = [{"entry_id": i, "a": float(a[0]), "b": float(b[0])}
+                     for i, a, b in zip(ids, xa, xb, strict=True) if a[0] != b[0]]  # fmt: skip
     return out
 
 

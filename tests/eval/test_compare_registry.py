@@ -12,6 +12,7 @@ from scipy import stats
 
 from evqa.cli.compare import compare_files
 from evqa.cli.main import main
+from evqa.errors import ConfigError
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "compare"
 
@@ -116,3 +117,59 @@ def test_cli_output_and_user_errors(tmp_path, capsys):
     assert main(["compare", _f("mcq_a_metrics.json"), str(tmp_path / "b.json")]) == 2
     assert "score 40 and 41 qa entries" in capsys.readouterr().err
     assert stats.binomtest(9, 11).pvalue == pytest.approx(134 / 2048)  # the hand formula above is scipy's
+
+
+def test_quality_scoring_correlation_paired_bootstrap_by_hand(tmp_path):
+    """VQA²: SRCC averaged over datasets; the paired bootstrap resamples the entries both runs scored."""
+    from evqa.benchmarks.registry import get_benchmark
+    from evqa.benchmarks.run import results_json
+
+    bench = get_benchmark("vqa2_scoring")
+    bench.synthesize(tmp_path / "data")
+    records = bench.load(bench.locate(tmp_path / "data"))
+    rng = np.random.default_rng(5)
+    paths = []
+    for k, noise in enumerate((0.3, 1.5)):
+        preds = {r.entry_id: {"parsed_response": {"score": float(r.mos + noise * rng.standard_normal())}, "error": None}
+                 for r in records}  # fmt: skip
+        preds[records[k].entry_id] = {
+            "error": "CUDA out of memory",
+            "parsed_response": None,
+        }  # one failed each
+        scores = bench.score(records, preds)
+        paths.append(tmp_path / f"run{k}_eval.json")
+        paths[-1].write_text(json.dumps(results_json(bench, scores, "evqa", f"run{k}.json")))
+    res = compare_files(str(paths[0]), str(paths[1]), n_resamples=100, seed=11)
+    stored = [json.loads(p.read_text()) for p in paths]
+    assert (
+        res["metric"] == "SRCC"
+        and res["n"] == len(records) - 2
+        and res["not_in_both"] == sorted([records[0].entry_id, records[1].entry_id])
+    )
+    # the point estimates are the eval's SRCC on the paired entries; by hand with scipy, per dataset
+    items = [s["per_item"] for s in stored]
+    ids = [r.entry_id for r in records if r.entry_id in items[0] and r.entry_id in items[1]]
+    datasets = sorted({items[0][i]["dataset"] for i in ids})
+
+    def srcc(run, chosen):
+        by = [[i for i in chosen if items[run][i]["dataset"] == d] for d in datasets]
+        return np.mean([stats.spearmanr([items[run][i]["score"] for i in g], [items[run][i]["mos"] for i in g])[0]
+                        for g in by])  # fmt: skip
+
+    assert res["value_a"] == pytest.approx(srcc(0, ids)) and res["value_b"] == pytest.approx(srcc(1, ids))
+    idx = np.random.default_rng(11).integers(0, len(ids), size=(100, len(ids)))
+    deltas = np.array([srcc(0, [ids[j] for j in row]) - srcc(1, [ids[j] for j in row]) for row in idx])
+    delta = srcc(0, ids) - srcc(1, ids)
+    kept = deltas[~np.isnan(deltas)]
+    extreme = np.count_nonzero(np.abs(kept - delta) >= abs(delta) - 1e-12)
+    assert res["delta"] == pytest.approx(delta) and res["p_value"] == pytest.approx(
+        (1 + extreme) / (kept.size + 1)
+    )
+    assert res["test"]["n_nan"] == deltas.size - kept.size
+    plcc = compare_files(str(paths[0]), str(paths[1]), metric="PLCC", n_resamples=20)
+    assert plcc["value_a"] == pytest.approx(
+        np.mean([stats.pearsonr([items[0][i]["score"] for i in ids if items[0][i]["dataset"] == d],
+                                [items[0][i]["mos"] for i in ids if items[0][i]["dataset"] == d])[0] for d in datasets])
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match="is a correlation"):
+        compare_files(str(paths[0]), str(paths[1]), test="mcnemar")
