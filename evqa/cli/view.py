@@ -4,8 +4,12 @@
     evqa view --pred_file A.json --pred_file B.json --data-dir data/st_evidence/st_evidence_gen --out ab/
     evqa view --benchmark st_evidence_mcq --pred_file M.json --data-dir data/st_evidence --out mcq/
     evqa view --pred_file P.json --gt_file G.csv --video_dir V --gt_mask_dir M --out report/ --serve
+    evqa view --benchmark tvqa --pred_file A.json --pred_file B.json --data-dir data/tvqa --out tvqa_ab/
+    evqa view --benchmark egotextvqa --pred_file P.json --data-dir D --out ego/   # reads P_eval.json (judged)
 
-Data flags are those of `evqa eval`. Without --gt_file / --data-dir the synthetic benchmark is used.
+Data flags are those of `evqa eval`. Without --gt_file / --data-dir ST-Evidence's synthetic benchmark is
+used; every other registered benchmark (`evqa benchmarks`) needs --data-dir or its own file flags, and is
+shown by the one generic builder (`evqa.eval.viewer.benchmark`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 
 from evqa.errors import ConfigError
 
-BENCHMARKS = ("st_evidence_gen", "st_evidence_mcq")
+ST_EVIDENCE = ("st_evidence_gen", "st_evidence_mcq")
 MCQ_FOLDERS = (".", "st_evidence_mcq", "mcq", "benchmark/mcq")
 VIDEO_FOLDERS = ("videos_6fps", "videos")
 MASK_FOLDERS = ("masks", "masks_rle", "gt_masks")
@@ -27,9 +31,10 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                                 "the raw reply; a summary with the metric table, filters and an A/B comparison.")  # fmt: skip
     p.add_argument("--pred_file", "--pred-file", dest="pred_files", action="append", required=True, metavar="PRED",
                    help="prediction file (JSON or JSONL); give it twice to compare two runs (A/B)")  # fmt: skip
-    p.add_argument(
-        "--benchmark", default="st_evidence_gen", choices=BENCHMARKS, help="benchmark (default: %(default)s)"
-    )
+    from evqa.benchmarks.registry import list_benchmarks
+
+    p.add_argument("--benchmark", default="st_evidence_gen", choices=list_benchmarks(),
+                   help="registered benchmark (default: %(default)s)")  # fmt: skip
     p.add_argument(
         "--out", default=None, help="report folder (default: <first pred_file stem>_view next to it)"
     )
@@ -41,7 +46,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                       help="benchmark folder: st_evidence_gen.csv with videos_6fps/ or videos/ and masks/ (or "
                       "masks_rle/, gt_masks/); for st_evidence_mcq st_evidence_mcq.csv with temp_options.json and "
                       "mask_options.json (also looked for in its st_evidence_gen/, st_evidence_mcq/, mcq/, "
-                      "benchmark/); the flags below override its parts (default: none)")  # fmt: skip
+                      "benchmark/); any other benchmark: its folder as `evqa synth --benchmark NAME --out DIR` writes "
+                      "it or as released (`evqa benchmarks` lists the layouts); the flags below override its "
+                      "parts (default: none)")  # fmt: skip
     data.add_argument("--video_dir", "--video-dir", dest="video_dir", default=None,
                       help="folder the CSV's video_path is relative to (default: videos_6fps/ or videos/ next to "
                       "the CSV; none found: masks are drawn on blank frames)")  # fmt: skip
@@ -59,6 +66,15 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                       help="st_evidence_mcq: temp_options.json (default: next to the MCQ CSV)")  # fmt: skip
     data.add_argument("--mask_file", "--mask-file", dest="mask_file", default=None,
                       help="st_evidence_mcq: mask_options.json (default: next to the MCQ CSV)")  # fmt: skip
+    reg = p.add_argument_group("other registered benchmarks (tvqa, egotextvqa, ...)")
+    reg.add_argument("--results_file", "--results-file", dest="results_files", action="append", default=None,
+                     metavar="RESULTS", help="results JSON of `evqa eval --benchmark NAME`, once per --pred_file in "
+                     "the same order (default: scored here; judged benchmarks: <pred stem>_eval.json beside it)")  # fmt: skip
+    reg.add_argument("--protocol", default="evqa", choices=["evqa", "upstream"],
+                     help="scoring protocol when scored here (default: %(default)s)")  # fmt: skip
+    from evqa.benchmarks.cli_args import add_benchmark_arguments
+
+    add_benchmark_arguments(p, data=True, options=True, data_dir=False)
     _add_report_arguments(p)
     return p
 
@@ -197,6 +213,25 @@ def _run_gen(args, out: str) -> Path:
     )  # fmt: skip
 
 
+def _run_registry(args, out: str) -> Path:
+    """Any registered benchmark but ST-Evidence: its files from --data-dir / its flags, the generic builder."""
+    from evqa.benchmarks.cli_args import benchmark_options, located_files
+    from evqa.benchmarks.registry import get_benchmark
+    from evqa.eval.viewer import write_benchmark_viewer
+
+    bench = get_benchmark(args.benchmark)
+    if args.results_files is not None and len(args.results_files) != len(args.pred_files):
+        raise ConfigError(f"give --results_file once per --pred_file ({len(args.pred_files)}), "
+                          f"got {len(args.results_files)}", field="--results_file")  # fmt: skip
+    files = located_files(bench, args)
+    print(f"{bench.name}: " + ", ".join(f"{k} {v}" for k, v in files.items() if v is not None))
+    return write_benchmark_viewer(out, bench.name, files, args.pred_files, results_files=args.results_files,
+                                  chunk_size=args.chunk_size, protocol=args.protocol,
+                                  options=benchmark_options(bench, args), limit=args.limit,
+                                  max_frames=args.max_frames, thumb_width=args.thumb_width,
+                                  progress=not args.no_progress, title=args.title)  # fmt: skip
+
+
 def _serve(folder: Path, port: int) -> None:
     """Serve the report folder until Ctrl-C (which ends the command normally, exit code 0)."""
     from evqa.eval.viewer.serve import make_server, server_url
@@ -217,7 +252,12 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"file not found: {pred}", field="--pred_file")
     first = Path(args.pred_files[0])
     out = args.out or str(first.with_name(f"{first.stem}_view"))
-    index = _run_mcq(args, out) if args.benchmark == "st_evidence_mcq" else _run_gen(args, out)
+    if args.benchmark == "st_evidence_mcq":
+        index = _run_mcq(args, out)
+    elif args.benchmark == "st_evidence_gen":
+        index = _run_gen(args, out)
+    else:
+        index = _run_registry(args, out)
     print(f"report written to {index}")
     if args.serve:
         _serve(index.parent, args.port)

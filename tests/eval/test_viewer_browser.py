@@ -328,3 +328,111 @@ def test_mcq_option_images_and_time_options(page, tmp_path):
     ((start, end),) = entry.time_options[0]  # run A picked option A
     drawn = _bar(page, "#entry-detail .seg.pred.run-0")
     assert drawn == pytest.approx((100 * start / length, 100 * (end - start) / length), abs=0.2)
+
+
+# --- a registry benchmark (TVQA; EgoTextVQA for the judge) through the one generic builder ------------------
+
+
+@pytest.fixture(scope="module")
+def tvqa_report(tmp_path_factory):
+    """The TVQA A/B report of test_view_registry's two runs, with `evqa eval`'s results JSON of run A."""
+    from test_view_registry import tvqa_runs
+
+    from evqa.cli.main import main
+
+    root = tmp_path_factory.mktemp("viewer_tvqa")
+    _, _, records, (pa, pb) = tvqa_runs(root)
+    assert (
+        main(["eval", "--benchmark", "tvqa", "--data-dir", str(root / "data"), "--pred_file", str(pa)]) == 0
+    )
+    out = root / "report"
+    assert main(["view", "--benchmark", "tvqa", "--data-dir", str(root / "data"), "--pred_file", str(pa),
+                 "--pred_file", str(pb), "--out", str(out), "--no_progress"]) == 0  # fmt: skip
+    return out / "index.html", json.loads(pa.with_name("a_eval.json").read_text()), records
+
+
+def test_registry_benchmark_in_the_browser(page, tvqa_report, tmp_path):
+    index, evaluated, records = tvqa_report
+    _open(page, index.as_uri())
+    assert page.locator("#title").text_content() == "tvqa: a vs b"
+    cells = _metric_cells(page, "Metrics")
+    value, text = cells[(0, "Acc")]
+    assert (
+        float(value) == evaluated["metrics"]["accuracy"] and text == f"{evaluated['metrics']['accuracy']:.2f}"
+    )
+    assert cells[(0, "Acc")][1] == "50.00" and cells[(1, "Acc")][1] == "41.67"
+    failures = _metric_cells(page, "Failure types")
+    assert [failures[(1, f)][1] for f in ("correct", "wrong_answer", "unparsable", "failed_call")] == [
+        "10",
+        "12",
+        "0",
+        "2",
+    ]
+    counts = _metric_cells(page, "Counts of the scorer")
+    assert [counts[(0, k)][1] for k in ("n", "scored", "unparsable", "failed")] == [
+        str(evaluated["counts"][k]) for k in ("n", "scored", "unparsable", "failed")
+    ]
+    options = page.locator("#filter-failure option").evaluate_all("os => os.map(o => o.value)")
+    assert options == ["", "correct", "wrong_answer", "unparsable", "failed_call"]
+    # A/B: the 12 entries whose failure types differ come first
+    differ = [str(q) for q in range(24) if (q % 2 == 0) != (q < 12) or q in (1, 3, 5)]
+    assert _visible_ids(page) == differ + [str(q) for q in range(24) if str(q) not in differ]
+    page.select_option("#filter-failure", "failed_call")
+    assert _visible_ids(page) == ["3", "5"]
+    page.select_option("#filter-failure", "unparsable")
+    page.select_option("#filter-run", "0")
+    assert _visible_ids(page) == ["1"]
+    page.select_option("#filter-failure", "")
+    page.select_option("#filter-run", "any")
+    page.select_option("#filter-category", "Friends")
+    friends = [str(r.entry_id) for r in records if r.show_name == "Friends"]
+    assert sorted(_visible_ids(page), key=int) == friends
+    page.select_option("#filter-category", "")
+    page.click('#entry-list tr[data-entry-id="1"]')
+    page.wait_for_selector('#entry-detail[data-entry-id="1"]')
+    gt = "ABCDE"[records[1].answer_idx]
+    assert page.locator("#entry-detail ol.options li.gt").get_attribute("data-option") == str(
+        records[1].answer_idx
+    )
+    assert page.locator('#entry-detail ol.options li.gt .pick[data-run="1"]').count() == 1  # B picked the GT
+    runs = page.locator("#entry-runs tr[data-run]").evaluate_all(
+        "trs => trs.map(tr => [...tr.children].slice(1, 4).map(td => td.textContent))"
+    )
+    assert runs == [["\u2013", "unparsable", "no answer could be read from the reply"],
+                    [f"{gt}. {records[1].options[records[1].answer_idx]}", "correct", ""]]  # fmt: skip
+    assert page.locator('#entry-detail pre.raw[data-run="0"]').text_content() == "I cannot say"
+    assert page.locator("#entry-detail figure").count() == 4  # the frames the models were fed
+    assert _loaded(page, '#entry-detail figure[data-frame="9"] img.frame-image') == 32
+    assert page.locator("#entry-detail .timeline").count() == 0  # no segments in TVQA
+    page.screenshot(path=str(tmp_path / "tvqa_entry.png"), full_page=True)
+    assert (tmp_path / "tvqa_entry.png").stat().st_size > 5_000
+
+
+def test_judged_registry_entry_shows_the_verdict(page, tmp_path):
+    from test_view_registry import generic_predictions, judged_results
+
+    from evqa.benchmarks.registry import get_benchmark
+    from evqa.eval.viewer import write_benchmark_viewer
+
+    bench = get_benchmark("egotextvqa")
+    bench.synthesize(tmp_path / "data")
+    files = bench.locate(tmp_path / "data")
+    records = bench.load(files)
+    predictions = generic_predictions(bench, records, shift=2)
+    pred = tmp_path / "ego.json"
+    pred.write_text(json.dumps(predictions))
+    stored = json.loads(judged_results(bench, records, predictions, pred).read_text())
+    index = write_benchmark_viewer(tmp_path / "v", "egotextvqa", files, [pred], progress=False)
+    _open(page, index.as_uri())
+    cells = _metric_cells(page, "Metrics")
+    value, text = cells[(0, "Acc")]
+    assert float(value) == stored["metrics"]["accuracy"] and text == f"{stored['metrics']['accuracy']:.4f}"
+    page.select_option("#filter-failure", "judge_error")
+    assert _visible_ids(page) == [str(records[4].entry_id)]
+    page.goto(index.as_uri() + "#entry=" + str(records[0].entry_id))
+    page.wait_for_selector(f'#entry-detail[data-entry-id="{records[0].entry_id}"]')
+    assert (
+        page.locator('#entry-detail p.judge-verdict[data-run="0"]').text_content()
+        == "verdict: yes, score: 4.0"
+    )
+    assert page.locator("#entry-detail pre.judge-raw").text_content() == "{'pred': 'yes', 'score': 4}"

@@ -2,6 +2,7 @@
 
     write_st_evidence_gen_viewer(out, gt_csv, [pred_a, pred_b], video_dir=..., gt_mask_dir=...)  # -> index.html
     write_st_evidence_mcq_viewer(out, mcq_csv, [pred], distractors_file=..., mask_file=...)
+    write_benchmark_viewer(out, "tvqa", files, [pred_a, pred_b])   # any other registered benchmark
 
 The view model (`evqa.eval.viewer.model`) is benchmark-neutral; a benchmark plugs in with a *builder*:
 
@@ -14,7 +15,8 @@ The view model (`evqa.eval.viewer.model`) is benchmark-neutral; a benchmark plug
 4. `MetricTable`s copied from the results JSONs (`records.failure_table` adds the failure counts);
 5. `render_report(report, out)` writes the page and its data files; it knows no benchmark.
 
-`st_evidence_gen` and `st_evidence_mcq` are the two builders; a benchmark registry entry can supply its own.
+`st_evidence_gen` and `st_evidence_mcq` are the ST-Evidence builders; `benchmark` is the one builder of every
+other registered benchmark, driven by its records, `Scores` and columns.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ __all__ = [
     "RunView",
     "ViewReport",
     "classify_failure",
+    "write_benchmark_viewer",
     "prepare_report_dir",
     "render_report",
     "write_st_evidence_gen_viewer",
@@ -90,4 +93,30 @@ def write_st_evidence_mcq_viewer(out_dir: str | os.PathLike, data_file: str | os
     data = McqData(str(data_file), None if distractors_file is None else str(distractors_file),
                    None if mask_file is None else str(mask_file))  # fmt: skip
     report = build_report(out_dir, data, [str(p) for p in pred_files], **options)
+    return render_report(report, out_dir, chunk_size=chunk_size)
+
+
+def write_benchmark_viewer(out_dir: str | os.PathLike, benchmark: str, files, pred_files: list, *,
+                           results_files=None, chunk_size: int = 100, **options) -> Path:  # fmt: skip
+    """Score `pred_files` on registered benchmark `benchmark` (its located data `files`) and write their
+    viewer into `out_dir`.
+
+    results_files: one results JSON of `evqa eval` per prediction file, or None entries (None: scored here,
+    or for judged benchmarks the results JSON beside the predictions); keyword `options` (protocol,
+    options, limit, max_frames, thumb_width, progress, title) pass to `benchmark.build_report`.
+    Returns the path of the report's index.html.
+    """
+    from evqa.benchmarks.registry import get_benchmark
+    from evqa.eval.viewer.benchmark import BenchmarkRun, build_report
+
+    given = list(results_files or [None] * len(pred_files))
+    if len(given) != len(pred_files):
+        from evqa.errors import ConfigError
+
+        raise ConfigError(f"{len(given)} results file(s) for {len(pred_files)} prediction file(s)",
+                          field="--results_file")  # fmt: skip
+    runs = [
+        BenchmarkRun(str(p), None if r is None else str(r)) for p, r in zip(pred_files, given, strict=True)
+    ]
+    report = build_report(out_dir, get_benchmark(benchmark), files, runs, **options)
     return render_report(report, out_dir, chunk_size=chunk_size)

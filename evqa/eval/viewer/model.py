@@ -14,6 +14,12 @@ A report compares one or more *runs* (prediction files) on the same entries. Eve
     right_answer_bad_evidence  the answer is right, the evidence is not (e.g. temporal IoP or J below a threshold)
     unparsable                 the reply was received but no answer could be read from it
     failed_call                no reply: the call failed (`error` set) or the entry is missing from the file
+    judge_error                (judged benchmarks) the answer was read but the LLM judge gave no verdict
+    scored                     (benchmarks with no right / wrong answer: text similarity, quality scores)
+                               the reply was read and scored; its numbers are in `RunEntryView.scores`
+
+A report lists the types that can occur for its benchmark (`ViewReport.failure_types`; ST-Evidence: the
+first five).
 """
 
 from __future__ import annotations
@@ -22,12 +28,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 FAILURE_TYPES = ("correct", "wrong_answer", "right_answer_bad_evidence", "unparsable", "failed_call")
+ALL_FAILURE_TYPES = (*FAILURE_TYPES, "judge_error", "scored")
 FAILURE_LABELS = {
     "correct": "correct",
     "wrong_answer": "wrong answer",
     "right_answer_bad_evidence": "right answer, bad evidence",
     "unparsable": "unparsable",
     "failed_call": "failed call",
+    "judge_error": "judge error",
+    "scored": "scored",
 }
 
 Segment = tuple[float, float]
@@ -75,12 +84,14 @@ class RunView:
 class MetricTable:
     """A table of numbers: `rows` of (row label, run index or None, {column: value or None}).
 
-    The values are copied from the results JSON unchanged; `unit` says what they are ('x100')."""
+    The values are copied from the results JSON unchanged; `unit` says what they are ('x100'); `digits`
+    the decimals shown per column (2 where a column has none)."""
 
     title: str
     columns: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
     unit: str = "x100"
+    digits: dict[str, int] = field(default_factory=dict)
 
     def add_row(self, label: str, values: dict[str, float | None], run: int | None = None) -> None:
         """Append a row; missing columns are None (shown as '-')."""
@@ -103,7 +114,8 @@ class RunEntryView:
     answer: the predicted answer as shown (e.g. 'B. A pole'); letter: the option letter, if any;
     segments: predicted time segments (s) as the scorer read them; iou / iop: temporal scores in [0, 1]
     (None where not scored); j / f: mask scores in [0, 1] (None where not scored); detail: why the entry
-    has its failure type, in words; raw_reply: the model's reply text.
+    has its failure type, in words; raw_reply: the model's reply text; scores: other per-entry numbers
+    of the benchmark's scorer ({"BLEU": 0.41, "score": 3.2, ...}), as it wrote them.
     """
 
     failure: str
@@ -119,10 +131,11 @@ class RunEntryView:
     j: float | None = None
     f: float | None = None
     judge: JudgeView | None = None
+    scores: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.failure not in FAILURE_TYPES:
-            raise ValueError(f"unknown failure type {self.failure!r} (one of {', '.join(FAILURE_TYPES)})")
+        if self.failure not in ALL_FAILURE_TYPES:
+            raise ValueError(f"unknown failure type {self.failure!r} (one of {', '.join(ALL_FAILURE_TYPES)})")
 
 
 @dataclass
@@ -192,8 +205,14 @@ class EntryView:
         }
 
     def differs(self) -> bool:
-        """True when the runs disagree on the failure type (the A/B comparison lists these first)."""
-        return len({r.failure for r in self.runs}) > 1
+        """True when the runs disagree on the failure type, or all were scored without a right / wrong
+        answer and their scores differ (the A/B comparison lists these first)."""
+        if len({r.failure for r in self.runs}) > 1:
+            return True
+        return (
+            all(r.failure == "scored" for r in self.runs)
+            and len({tuple(sorted(r.scores.items())) for r in self.runs}) > 1
+        )
 
 
 def timeline_bars(segments: list[Segment], length: float) -> list[dict[str, float]]:
@@ -209,7 +228,8 @@ def timeline_bars(segments: list[Segment], length: float) -> list[dict[str, floa
 
 @dataclass
 class ViewReport:
-    """A whole report: title, benchmark name, runs, metric tables, entries and free-text notes."""
+    """A whole report: title, benchmark name, runs, metric tables, entries, free-text notes and the failure
+    types its entries can have (the filter's choices, in order)."""
 
     title: str
     benchmark: str
@@ -217,10 +237,11 @@ class ViewReport:
     tables: list[MetricTable] = field(default_factory=list)
     entries: list[EntryView] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    failure_types: tuple[str, ...] = FAILURE_TYPES
 
     def failure_counts(self) -> list[dict[str, int]]:
-        """Per run, {failure type: number of entries} (every type present, zeros included)."""
-        counts = [dict.fromkeys(FAILURE_TYPES, 0) for _ in self.runs]
+        """Per run, {failure type: number of entries} (every type of `failure_types`, zeros included)."""
+        counts = [dict.fromkeys(self.failure_types, 0) for _ in self.runs]
         for entry in self.entries:
             for k, run in enumerate(entry.runs):
                 counts[k][run.failure] += 1
@@ -229,7 +250,14 @@ class ViewReport:
     def validate(self) -> None:
         """Raise ValueError if an entry's runs do not match the report's runs (one per run, in order)."""
         seen = set()
+        unknown = set(self.failure_types) - set(ALL_FAILURE_TYPES)
+        if unknown:
+            raise ValueError(f"unknown failure type(s) {sorted(unknown)} in the report's failure_types")
         for entry in self.entries:
+            for run in entry.runs:
+                if run.failure not in self.failure_types:
+                    raise ValueError(f"entry {entry.entry_id}: failure type {run.failure!r} is not one of the "
+                                     f"report's ({', '.join(self.failure_types)})")  # fmt: skip
             if len(entry.runs) != len(self.runs):
                 raise ValueError(
                     f"entry {entry.entry_id}: {len(entry.runs)} run(s), the report has {len(self.runs)}"

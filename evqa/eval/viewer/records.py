@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from evqa.errors import ConfigError
-from evqa.eval.viewer.model import FAILURE_TYPES, JudgeView, MetricTable, RunHeader, RunView, ViewReport
+from evqa.eval.viewer.model import JudgeView, MetricTable, RunHeader, RunView, ViewReport
 from evqa.io import write_json_atomic
 from evqa.prompts import LETTERS
 
@@ -100,7 +100,7 @@ def title_of(benchmark: str, pred_files: list) -> str:
 
 def failure_table(report: ViewReport) -> MetricTable:
     """Entries per failure type, one row per run."""
-    table = MetricTable("Failure types", list(FAILURE_TYPES), unit="entries")
+    table = MetricTable("Failure types", list(report.failure_types), unit="entries")
     for k, (run, counts) in enumerate(zip(report.runs, report.failure_counts(), strict=True)):
         table.add_row(run.name, counts, run=k)
     return table

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from evqa.errors import ConfigError
-from evqa.eval.viewer.model import FAILURE_LABELS, FAILURE_TYPES, ViewReport, to_plain
+from evqa.eval.viewer.model import FAILURE_LABELS, ViewReport, to_plain
 
 MARKER = ".evqa-report"  # marks a folder this renderer wrote, so a re-run may replace it
 STATIC_FILES = ("index.html", "viewer.css", "viewer.js")
@@ -96,7 +96,7 @@ def report_payload(report: ViewReport, chunk_size: int) -> dict:
         "benchmark": report.benchmark,
         "runs": [to_plain(r) for r in report.runs],
         "tables": [to_plain(t) for t in report.tables],
-        "failure_types": list(FAILURE_TYPES),
+        "failure_types": list(report.failure_types),
         "failure_labels": FAILURE_LABELS,
         "failure_counts": report.failure_counts(),
         "comparison": comparison(report),

@@ -96,7 +96,8 @@
         var tr = el("tr", { "data-run": row.run, "data-label": row.label }, el("td", { text: row.label }));
         table.columns.forEach(function (c) {
           var v = row.values[c];
-          var td = el("td", { className: "num", "data-metric": c, "data-value": v === null ? "" : String(v), text: fmt(v, counts ? 0 : 2) });
+          var digits = counts ? 0 : (table.digits && table.digits[c] !== undefined ? table.digits[c] : 2);
+          var td = el("td", { className: "num", "data-metric": c, "data-value": v === null ? "" : String(v), text: fmt(v, digits) });
           if (counts && R.failure_types.indexOf(c) >= 0 && v) {
             td.className += " count-link";
             td.title = "show these entries";
@@ -326,8 +327,11 @@
     var scoreKeys = [["iou", "IoU"], ["iop", "IoP"], ["j", "J"], ["f", "F"]].filter(function (pair) {
       return entry.runs.some(function (r) { return r[pair[0]] !== null; });  // only the scores this entry has
     });
+    var extraKeys = [];  // the scorer's other per-entry numbers (BLEU, score, MOS, ...), in first-seen order
+    entry.runs.forEach(function (r) { Object.keys(r.scores || {}).forEach(function (key) { if (extraKeys.indexOf(key) < 0) extraKeys.push(key); }); });
     var head = el("tr", null, el("th", { text: "run" }), el("th", { text: "answer" }), el("th", { text: "failure type" }), el("th", { text: "why" }));
     scoreKeys.forEach(function (pair) { head.appendChild(el("th", { className: "num", text: pair[1] })); });
+    extraKeys.forEach(function (key) { head.appendChild(el("th", { className: "num", text: key })); });
     var runs = el("table", { id: "entry-runs" }, head);
     var judged = entry.runs.some(function (r) { return r.judge; });
     if (judged) head.appendChild(el("th", { text: "judge" }));
@@ -335,6 +339,10 @@
       var tr = el("tr", { "data-run": k }, el("td", null, el("span", { className: "swatch run-" + (k % 4) }), RUNS[k].name),
         el("td", { text: r.answer || "\u2013" }), el("td", null, badge(r.failure)), el("td", { text: r.detail || "" }));
       scoreKeys.forEach(function (pair) { tr.appendChild(el("td", { className: "num", "data-metric": pair[0], text: fmt(r[pair[0]], 3) })); });
+      extraKeys.forEach(function (key) {
+        var v = (r.scores || {})[key];
+        tr.appendChild(el("td", { className: "num", "data-metric": key, "data-value": v === undefined || v === null ? "" : String(v), text: fmt(v, 3) }));
+      });
       if (judged) tr.appendChild(el("td", { className: "judge", text: r.judge ? (r.judge.verdict || "\u2013") + ", score " + fmt(r.judge.score, 1) : "\u2013" }));
       runs.appendChild(tr);
     });
