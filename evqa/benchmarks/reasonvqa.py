@@ -195,7 +195,7 @@ class ReasonVqa(Benchmark):
             sampling=sampling,
             needs_frames=adapter_cls.needs_frames,
             max_new_tokens=max_new_tokens,
-            interleaves_frame_texts=adapter_cls.interleaves_frame_texts,
+            interleaves_frame_texts=getattr(adapter_cls, "interleaves_frame_texts", False),
         )
 
     def score(self, records, predictions, *, protocol="evqa", options=None) -> Scores:

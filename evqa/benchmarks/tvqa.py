@@ -165,7 +165,7 @@ class Tvqa(Benchmark):
         sampling = dataclasses.replace(sampling, folder_fps=folder_fps)
         return TvqaTask(records, files=files, options=options, video_dir=files["frames_dir"], sampling=sampling,
                         needs_frames=adapter_cls.needs_frames, max_new_tokens=max_new_tokens,
-                        interleaves_frame_texts=adapter_cls.interleaves_frame_texts)  # fmt: skip
+                        interleaves_frame_texts=getattr(adapter_cls, "interleaves_frame_texts", False))  # fmt: skip
 
     def score(self, records, predictions, *, protocol="evqa", options=None) -> Scores:
         return score_mcq(records, predictions)

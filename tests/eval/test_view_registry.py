@@ -158,7 +158,7 @@ def tvqa_runs(root: Path):
 
     def record(r, letter, model):
         return {"video_id": r.vid_name, "parsed_response": {"answer": letter}, "raw_response": f"Answer: ({letter})",
-                "error": None, "meta": {"model": model, "fps": 2.0, "frames": [0, 3, 6, 9]}}  # fmt: skip
+                "error": None, "meta": {"model": model, "fps": 2.0, "frames": [0, 1, 3, 4]}}  # fmt: skip
 
     a, b = {}, {}
     for r in records:
@@ -203,8 +203,9 @@ def test_tvqa_entries_answers_frames_and_ab(tvqa, tmp_path):
     # A/B: the entries whose failure types differ
     differ = [e.entry_id for e in report.entries if e.differs()]
     assert differ == [str(q) for q in range(24) if (q % 2 == 0) != (q < 12) or q in (1, 3, 5)]
-    # frames: the fed frames 0, 3, 6, 9 spread to 3 (0, 6, 9 -> first and last kept), 12-frame folders read at 6 fps
-    assert [f.index for f in e1.frames] == [0, 6, 9] and [f.time for f in e1.frames] == [0.0, 1.0, 1.5]
+    # frames: the fed frames 0, 1, 3, 4 (2 fps from TVQA's 3-fps folders) spread to 3 (first and last kept),
+    # shown at their times on the 3-fps folder of 6 frames (2 s)
+    assert [f.index for f in e1.frames] == [0, 3, 4] and [f.time for f in e1.frames] == [0.0, 1.0, 1.3333]
     assert (tmp_path / "view" / e1.frames[1].image).is_file() and e1.width == 16 and e1.duration == 2.0
     metrics = _table(report, "Metrics")
     # A: the 12 even qids (qid 1, unparsable, is odd); B: qids 0-11 but the failed 3 and the missing 5

@@ -402,7 +402,7 @@ def test_registry_benchmark_in_the_browser(page, tvqa_report, tmp_path):
                     [f"{gt}. {records[1].options[records[1].answer_idx]}", "correct", ""]]  # fmt: skip
     assert page.locator('#entry-detail pre.raw[data-run="0"]').text_content() == "I cannot say"
     assert page.locator("#entry-detail figure").count() == 4  # the frames the models were fed
-    assert _loaded(page, '#entry-detail figure[data-frame="9"] img.frame-image') == 32
+    assert _loaded(page, '#entry-detail figure[data-frame="4"] img.frame-image') == 32
     assert page.locator("#entry-detail .timeline").count() == 0  # no segments in TVQA
     page.screenshot(path=str(tmp_path / "tvqa_entry.png"), full_page=True)
     assert (tmp_path / "tvqa_entry.png").stat().st_size > 5_000

@@ -310,7 +310,9 @@ class _Frames:
 
         try:
             path = self.task.video_of(record)
-            info = video_info(path)
+            info = video_info(
+                path, folder_fps=getattr(getattr(self.task, "sampling", None), "folder_fps", None)
+            )
             indices = [i for i in spread(fed, self.max_frames) if 0 <= i < info.num_frames]
             indices = indices or even_frames(info.num_frames, self.max_frames)
             pixels = read_frames(path, indices)
