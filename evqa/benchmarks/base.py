@@ -280,6 +280,28 @@ class Benchmark:
             "protocols": list(self.protocols),
         }
 
+    def ci_samples(self, scores: Scores) -> dict[str, list[tuple[float, float]]]:
+        """Per-entry (value, weight) pairs of each headline metric that is a weighted mean over entries —
+        metric = sum(value) / sum(weight) — for bootstrap CIs (`headline_ci`). Default: a column whose key
+        every per-item record has as a number (weight 1; None: weight 0), and `accuracy` from per-item
+        `correct` flags (x100 for a percent column). Metrics that are not such means (correlations, gaps,
+        averages of per-task accuracies) get none. Benchmarks with other per-item records override this."""
+        items = list(scores.per_item.values())
+        if not items:
+            return {}
+        out: dict[str, list[tuple[float, float]]] = {}
+        for column in self.columns:
+            scale = 100.0 if column.unit == "percent" else 1.0
+            if all(isinstance(i, dict) and column.key in i for i in items):
+                values = [i[column.key] for i in items]
+                if all(
+                    v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values
+                ):
+                    out[column.key] = [(0.0, 0.0) if v is None else (float(v), 1.0) for v in values]
+            elif column.key == "accuracy" and all(isinstance(i, dict) and "correct" in i for i in items):
+                out[column.key] = [(scale * float(bool(i["correct"])), 1.0) for i in items]
+        return out
+
     def summary(
         self,
         scores: Scores,
@@ -318,3 +340,25 @@ def summary_path(pred_file: str | os.PathLike) -> Path:
     """`<prediction file stem>.summary.json` beside the prediction file."""
     pred = Path(pred_file)
     return pred.with_name(f"{pred.stem}.summary.json")
+
+
+def headline_ci(benchmark: Benchmark, scores: Scores, *, n_resamples: int | None = None,
+                seed: int | None = None) -> tuple[dict[str, list[float]], dict[str, Any]]:  # fmt: skip
+    """({metric: [low, high]}, settings): percentile-bootstrap 95 % CIs (`evqa.metrics.stats`, entries
+    resampled, fixed seed) of the metrics `benchmark.ci_samples(scores)` gives per-entry values for."""
+    import numpy as np
+
+    from evqa.metrics.stats import N_RESAMPLES, SEED, bootstrap_ci, ratio_of_sums
+
+    n_resamples = N_RESAMPLES if n_resamples is None else n_resamples
+    seed = SEED if seed is None else seed
+    ci = {}
+    for key, pairs in benchmark.ci_samples(scores).items():
+        if pairs and sum(w for _, w in pairs) > 0:
+            res = bootstrap_ci(
+                np.asarray(pairs, dtype=np.float64), ratio_of_sums, n_resamples=n_resamples, seed=seed
+            )
+            ci[key] = [round(res.low, 4), round(res.high, 4)]
+    settings = {"confidence": 0.95, "n_resamples": n_resamples, "seed": seed, "method": "percentile",
+                "resampled": "entries"}  # fmt: skip
+    return ci, settings

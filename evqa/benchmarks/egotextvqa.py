@@ -240,6 +240,15 @@ class JudgedOpenQa(Benchmark):
     has_synthetic = True
     needs_judge = True
 
+    def ci_samples(self, scores: Scores) -> dict[str, list[tuple[float, float]]]:
+        """accuracy = #yes / (#yes + #no): (is yes, has a verdict) per item; score: the default (items
+        with a score)."""
+        out = super().ci_samples(scores)
+        preds = [i.get("pred") for i in scores.per_item.values()]
+        if preds:
+            out["accuracy"] = [(float(p == "yes"), float(p in ("yes", "no"))) for p in preds]
+        return out
+
     def build_task(self, records, files, *, sampling, options, adapter_cls, max_new_tokens=None):
         if options.get("realtime") and getattr(adapter_cls, "needs_video", False):
             raise ConfigError(

@@ -169,9 +169,14 @@ def run_benchmark_eval(bench, args: argparse.Namespace, pred_file: str) -> int:
     output = getattr(args, "output_file", None) or str(
         Path(pred_file).with_name(f"{Path(pred_file).stem}{bench.results_suffix}.json")
     )
-    write_json_atomic(output, results_json(bench, scores, protocol, pred_file))
+    results = results_json(bench, scores, protocol, pred_file)
+    if scores.results is None:  # the registry's own results file: CIs of its headline metrics
+        from evqa.benchmarks.base import headline_ci
+
+        results["ci"], results["ci_settings"] = headline_ci(bench, scores)
+    write_json_atomic(output, results)
     summary = write_summary(bench, scores, pred_file=pred_file, predictions=predictions, files=files,
-                            protocol=protocol, extra_run=extra_run)  # fmt: skip
+                            protocol=protocol, extra_run=extra_run, ci=results.get("ci"))  # fmt: skip
     print(f"results written to {output}; summary to {summary}")
     errors = scores.counts.get("judge_error", 0)
     if errors:
@@ -189,7 +194,7 @@ def write_gen_summary(args: argparse.Namespace, pred_file: str, gt_file: str, re
     files = {"gt_file": Path(gt_file)}
     predictions = bench.read_predictions(pred_file)
     return write_summary(bench, scores, pred_file=pred_file, predictions=predictions, files=files,
-                         protocol=results.get("protocol", args.protocol))  # fmt: skip
+                         protocol=results.get("protocol", args.protocol), ci=results.get("ci"))  # fmt: skip
 
 
 # --- synth -------------------------------------------------------------------------------------------

@@ -77,6 +77,7 @@ def write_summary(
     files: Mapping[str, Path | None],
     protocol: str,
     extra_run: Mapping[str, Any] | None = None,
+    ci: Mapping[str, Any] | None = None,
 ) -> Path:
     """Build `benchmark.summary(...)` for `pred_file` and write it to `<pred stem>.summary.json`."""
     run = read_run_header(pred_file) or run_from_records(predictions)
@@ -89,7 +90,7 @@ def write_summary(
     if tokens:
         cost["api_tokens"] = tokens
     summary = benchmark.summary(
-        scores, protocol=protocol, files=files, run=run, sampling=sampling, cost=cost or None
+        scores, protocol=protocol, files=files, run=run, sampling=sampling, cost=cost or None, ci=ci
     )
     out = summary_path(pred_file)
     write_json_atomic(out, summary)

@@ -212,6 +212,20 @@ def test_judge_scripted_verdicts_hand_computed(judged_data, api_env):
         results = json.loads((pred.parent / "pred_eval.json").read_text())
         assert results["per_item"]["indoor__in3__1"]["status"] == "judge_error"
         assert results["per_item"]["indoor__in3__1"]["raw_reply"] == "I would say yes."
+        # bootstrap CIs by hand: accuracy = #yes / #(yes or no) and score = mean over the scored, resampling
+        # all 6 entries (the judge error included: it resamples as "no verdict")
+        pairs = np.array([[(v["pred"] == "yes"), v["pred"] in ("yes", "no"), v["score"] or 0, v["score"] is not None]
+                          for v in results["per_item"].values()], dtype=float)  # fmt: skip
+        rng = np.random.default_rng(0)
+        acc, score = [], []
+        for _ in range(1000):
+            x = pairs[rng.integers(0, 6, size=6)]
+            acc.append(x[:, 0].sum() / x[:, 1].sum() if x[:, 1].sum() else np.nan)
+            score.append(x[:, 2].sum() / x[:, 3].sum() if x[:, 3].sum() else np.nan)
+        for key, boot in (("accuracy", acc), ("score", score)):
+            kept = np.array(boot)[~np.isnan(boot)]
+            assert results["ci"][key] == [round(float(q), 4) for q in np.quantile(kept, [0.025, 0.975])]
+        assert summary["ci"] == results["ci"]
 
         server.requests.clear()
         assert judge(data, pred, "--protocol", "upstream") == 1

@@ -3,6 +3,7 @@ errors; subtitles in the prompt; the stratified subset read back as the QA file.
 
 import json
 
+import numpy as np
 import pytest
 
 from evqa.baselines.calling import ModelCaller
@@ -120,6 +121,15 @@ def test_cli_synth_infer_eval(tmp_path, monkeypatch):
     assert summary["metrics"]["accuracy"] == pytest.approx(expected)
     assert summary["counts"] == {"n": 24, "scored": 24, "unparsable": 0, "failed": 0}
     assert set(summary["breakdowns"]["show_name"]) == {r.show_name for r in records}
+    # the bootstrap CI of accuracy, by hand: 1,000 resamples of the 24 entries from default_rng(0), 2.5 / 97.5 %
+    # percentiles of 100 * mean(correct)
+    results = json.loads((tmp_path / "pred_eval.json").read_text())
+    hits = np.array([float(r.answer_idx == 0) for r in records])
+    rng = np.random.default_rng(0)
+    boot = [100 * hits[rng.integers(0, len(hits), size=len(hits))].mean() for _ in range(1000)]
+    expected_ci = [round(float(q), 4) for q in np.quantile(boot, [0.025, 0.975])]
+    assert results["ci"] == {"accuracy": expected_ci} == summary["ci"]
+    assert results["ci_settings"]["n_resamples"] == 1000 and results["ci_settings"]["seed"] == 0
 
 
 def test_srt_parsing_and_nearest_line(tmp_path):
