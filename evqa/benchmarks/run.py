@@ -185,16 +185,21 @@ def run_benchmark_eval(bench, args: argparse.Namespace, pred_file: str) -> int:
     return 0
 
 
-def write_gen_summary(args: argparse.Namespace, pred_file: str, gt_file: str, results: dict) -> Path:
-    """The summary of an ST-Evidence generative evaluation (its results JSON is written unchanged)."""
+def write_st_evidence_summary(name: str, pred_file: str, files: dict, results: dict, protocol: str) -> Path:
+    """The summary of an ST-Evidence evaluation by `evqa eval` / `evqa eval-mcq` (`name`: st_evidence_gen or
+    st_evidence_mcq; `files`: the data files used); the results JSON itself is written unchanged."""
     from evqa.benchmarks.summary import write_summary
 
-    bench = get_benchmark("st_evidence_gen")
-    scores = bench.scores_from_results(results)
-    files = {"gt_file": Path(gt_file)}
+    bench = get_benchmark(name)
     predictions = bench.read_predictions(pred_file)
+    scores = (
+        bench.scores_from_results(results, predictions)
+        if name == "st_evidence_mcq"
+        else bench.scores_from_results(results)
+    )
+    files = {k: None if v is None else Path(v) for k, v in files.items()}
     return write_summary(bench, scores, pred_file=pred_file, predictions=predictions, files=files,
-                         protocol=results.get("protocol", args.protocol), ci=results.get("ci"))  # fmt: skip
+                         protocol=results.get("protocol", protocol), ci=results.get("ci"))  # fmt: skip
 
 
 # --- synth -------------------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def _defaults(args) -> tuple[str, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evqa.benchmarks.run import eval_hook, write_gen_summary
+    from evqa.benchmarks.run import eval_hook, write_st_evidence_summary
     from evqa.eval.report import format_table
     from evqa.eval.st_evidence import evaluate_gen
 
@@ -94,5 +94,8 @@ def run(args: argparse.Namespace) -> int:
     output = args.output_file or str(Path(pred_file).with_name(f"{Path(pred_file).stem}_eval.json"))
     write_json_atomic(output, results)
     print(f"results written to {output}")
-    print(f"summary written to {write_gen_summary(args, pred_file, gt_file, results)}")
+    summary = write_st_evidence_summary(
+        "st_evidence_gen", pred_file, {"gt_file": gt_file}, results, args.protocol
+    )
+    print(f"summary written to {summary}")
     return 0

@@ -70,4 +70,11 @@ def run(args: argparse.Namespace) -> int:
     output = args.save_metrics or str(Path(pred_file).with_name(f"{Path(pred_file).stem}_metrics.json"))
     write_json_atomic(output, results)
     print(f"metrics written to {output}")
+    if args.protocol != "upstream":
+        from evqa.benchmarks.run import write_st_evidence_summary
+
+        files = {"data_file": data_file, "distractors_file": distractors, "mask_file": masks}
+        print(
+            f"summary written to {write_st_evidence_summary('st_evidence_mcq', pred_file, files, results, 'evqa')}"
+        )
     return 0

@@ -55,12 +55,25 @@ MCQ_FILES = ["--data_file", "mcq/st_evidence_mcq.csv", "--distractors_file", "mc
 def test_mcq_eval_outputs_are_unchanged(workdir):
     assert run_command("eval-mcq", ["mcq/predictions.json", *MCQ_FILES, "-s", "old.json"]) == 0
     assert (workdir / "old.json").read_bytes() == (GOLDEN / "mcq_metrics.json").read_bytes()
+    # eval-mcq writes the same summary as the registry's eval (CIs from its metrics file)
+    old_summary = json.loads((workdir / "mcq/predictions.summary.json").read_text())
+    assert old_summary["benchmark"] == "st_evidence_mcq" and old_summary["metrics"]["qa_accuracy"] == 50.0
+    assert old_summary["ci"] == json.loads((workdir / "old.json").read_text())["ci"]
+    assert set(old_summary["data_sha256"]) == {
+        "st_evidence_mcq.csv",
+        "temp_options.json",
+        "mask_options.json",
+    }
     new = ["--benchmark", "st_evidence_mcq", "--data-dir", "mcq", "--pred_file", "mcq/predictions.json"]
     assert run_command("eval", new) == 0
     # the default name is eval-mcq's: <pred stem>_metrics.json
     assert (workdir / "mcq/predictions_metrics.json").read_bytes() == (
         GOLDEN / "mcq_metrics.json"
     ).read_bytes()
+    new_summary = json.loads((workdir / "mcq/predictions.summary.json").read_text())
+    assert {k: v for k, v in new_summary.items() if k != "run"} == {
+        k: v for k, v in old_summary.items() if k != "run"
+    }
 
 
 def test_gen_summary_describes_the_results(workdir):
