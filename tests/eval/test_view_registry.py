@@ -240,14 +240,21 @@ def test_cli_view_tvqa_matches_evqa_eval(tvqa, tmp_path, capsys):
     assert _report_data(tmp_path / "r2")["runs"][0]["notes"] == [f"scores from {pa.with_name('a_eval.json')}"]
 
 
-def test_judged_benchmark_needs_its_results_json(tmp_path, capsys):
+def egotextvqa_run(root: Path):
+    """EgoTextVQA's synthetic data under `root`/data and one prediction file `root`/ego.json.
+    Returns (benchmark, files, records, predictions, prediction path)."""
     bench = get_benchmark("egotextvqa")
-    bench.synthesize(tmp_path / "data")
-    files = bench.locate(tmp_path / "data")
+    bench.synthesize(root / "data")
+    files = bench.locate(root / "data")
     records = bench.load(files)
     predictions = generic_predictions(bench, records, shift=2)
-    pred = tmp_path / "ego.json"
+    pred = root / "ego.json"
     pred.write_text(json.dumps(predictions))
+    return bench, files, records, predictions, pred
+
+
+def test_judged_benchmark_needs_its_results_json(tmp_path, capsys):
+    bench, files, records, predictions, pred = egotextvqa_run(tmp_path)
     assert main(["view", "--benchmark", "egotextvqa", "--data-dir", str(tmp_path / "data"), "--pred_file", str(pred),
                  "--out", str(tmp_path / "v"), "--no_progress"]) == 2  # fmt: skip
     err = capsys.readouterr().err

@@ -409,18 +409,11 @@ def test_registry_benchmark_in_the_browser(page, tvqa_report, tmp_path):
 
 
 def test_judged_registry_entry_shows_the_verdict(page, tmp_path):
-    from test_view_registry import generic_predictions, judged_results
+    from test_view_registry import egotextvqa_run, judged_results
 
-    from evqa.benchmarks.registry import get_benchmark
     from evqa.eval.viewer import write_benchmark_viewer
 
-    bench = get_benchmark("egotextvqa")
-    bench.synthesize(tmp_path / "data")
-    files = bench.locate(tmp_path / "data")
-    records = bench.load(files)
-    predictions = generic_predictions(bench, records, shift=2)
-    pred = tmp_path / "ego.json"
-    pred.write_text(json.dumps(predictions))
+    bench, files, records, predictions, pred = egotextvqa_run(tmp_path)
     stored = json.loads(judged_results(bench, records, predictions, pred).read_text())
     index = write_benchmark_viewer(tmp_path / "v", "egotextvqa", files, [pred], progress=False)
     _open(page, index.as_uri())
