@@ -83,10 +83,16 @@ def write_srt(path: Path, cues: list[tuple[float, float, str]]) -> None:
 
 class PovqaTask(BenchmarkTask):
     """A BenchmarkTask with POVQA's context shaping: nearest-subtitle lines for the frames and an appended
-    keyframe with a hint. Subclasses give `video_of`, `base_prompt`, `subtitle_file`, `item_keyframe`."""
+    keyframe with a hint. Subclasses name the record fields of the video (`video_field`, under the video
+    folder) and of the subtitle file (`subtitle_field`: `<subtitle_dir>/<value>.srt`), and give `base_prompt`
+    and `item_keyframe`."""
 
-    def __init__(self, records, *, options, interleaves_frame_texts: bool = False, **kw):
+    video_field: str = "video"
+    subtitle_field: str | None = None
+
+    def __init__(self, records, *, options, files=None, interleaves_frame_texts: bool = False, **kw):
         super().__init__(records, **kw)
+        self.subtitle_dir = (files or {}).get("subtitle_dir")
         self.interleave = bool(options.get("interleave_subtitles"))
         # frame-based adapters place the lines between the frames; the others read them in the prompt
         self.in_prompt = self.interleave and not (interleaves_frame_texts and self.needs_frames)
@@ -95,8 +101,13 @@ class PovqaTask(BenchmarkTask):
     def base_prompt(self, record) -> str:
         raise NotImplementedError
 
+    def video_of(self, record) -> str:
+        return self.video_path(getattr(record, self.video_field))
+
     def subtitle_file(self, record) -> Path | None:
-        return None
+        if self.subtitle_dir is None or self.subtitle_field is None:
+            return None
+        return Path(self.subtitle_dir) / f"{getattr(record, self.subtitle_field)}.srt"
 
     def item_keyframe(self, record) -> float | None:
         return None

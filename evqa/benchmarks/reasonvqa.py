@@ -232,18 +232,10 @@ class ReasonVqa(Benchmark):
 
 
 class ReasonVqaTask(PovqaTask):
-    def __init__(self, records, *, files, **kw):
-        super().__init__(records, **kw)
-        self.subtitle_dir = files.get("subtitle_dir")
-
-    def video_of(self, record) -> str:
-        return self.video_path(record.video)
+    video_field, subtitle_field = "video", "movie"
 
     def base_prompt(self, record) -> str:
         return prompts.video_qa_prompt(record.question, rationale=True)
-
-    def subtitle_file(self, record):
-        return self.subtitle_dir / f"{record.movie}.srt" if self.subtitle_dir else None
 
     def item_keyframe(self, record):
         return record.keyframe_time

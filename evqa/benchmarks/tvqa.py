@@ -199,15 +199,7 @@ def score_mcq(records, predictions) -> Scores:
 
 
 class TvqaTask(PovqaTask):
-    def __init__(self, records, *, files, **kw):
-        super().__init__(records, **kw)
-        self.subtitle_dir = files.get("subtitle_dir")
-
-    def video_of(self, record) -> str:
-        return self.video_path(record.vid_name)
-
-    def subtitle_file(self, record):
-        return self.subtitle_dir / f"{record.vid_name}.srt" if self.subtitle_dir else None
+    video_field = subtitle_field = "vid_name"
 
     def base_prompt(self, record) -> str:
         return prompts.mcq_qa_prompt(record.question, record.options)
