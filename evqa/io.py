@@ -79,3 +79,30 @@ def read_json(path: str | os.PathLike, *, error: type[InputError] = InputError) 
         raise error("JSON nested too deeply to read", path=path) from None
     except ValueError as err:  # e.g. an integer with more digits than Python converts
         raise error(f"not readable JSON ({err})", path=path) from None
+
+
+def read_jsonl_objects(
+    path: str | os.PathLike, *, error: type[InputError] = InputError
+) -> list[tuple[int, dict]]:
+    """(line number, object) for every non-blank line of a JSONL data file; a missing or unreadable file, or a
+    line that is not a JSON object, raises `error` naming the file and line. (Prediction files, where a torn
+    line is skipped instead, are read by `evqa.run_files.read_jsonl`.)"""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except FileNotFoundError:
+        raise error("file not found", path=path) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise error(f"cannot read ({err})", path=path) from None
+    out = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise error(f"not valid JSON ({err.msg})", path=path, entry=f"line {number}") from None
+        if not isinstance(obj, dict):
+            raise error("expected a JSON object", path=path, entry=f"line {number}")
+        out.append((number, obj))
+    return out

@@ -110,25 +110,9 @@ def stratified_subset(
 def read_jsonl_rows(path) -> list[dict]:
     """The records of a JSONL data file (blank lines skipped); a line that is not a JSON object raises
     DataError naming the file and line."""
-    import json
-    from pathlib import Path
+    from evqa.io import read_jsonl_objects
 
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("file not found", path=path)
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"not valid JSON ({err.msg})", path=path, entry=f"line {number}") from None
-            if not isinstance(row, dict):
-                raise DataError("expected a JSON object", path=path, entry=f"line {number}")
-            rows.append(row)
-    return rows
+    return [row for _, row in read_jsonl_objects(path, error=DataError)]
 
 
 def subset_paths(out) -> dict:

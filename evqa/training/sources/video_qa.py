@@ -22,10 +22,10 @@ held-out ones; the assignment is cached in `split_file` (default `<jsonl>.splits
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from evqa.errors import ConfigError, DataError
+from evqa.io import read_jsonl_objects
 from evqa.prompts import LETTERS, letter_of, video_qa_prompt, video_qa_target
 from evqa.training.sources.base import FrameRef, Source, SourceItem
 from evqa.training.splits import SPLITS, load_or_create_splits
@@ -33,24 +33,7 @@ from evqa.training.splits import SPLITS, load_or_create_splits
 
 def read_jsonl(path: Path) -> list[tuple[int, dict]]:
     """(line number, object) for every non-empty line; DataError naming the line otherwise."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise DataError("file not found", path=path) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"cannot read ({err})", path=path) from None
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"not valid JSON ({err.msg})", path=path, entry=f"line {number}") from None
-        if not isinstance(record, dict):
-            raise DataError("each line must be a JSON object", path=path, entry=f"line {number}")
-        records.append((number, record))
-    return records
+    return read_jsonl_objects(path, error=DataError)
 
 
 def _text(record: dict, key: str, *, path, entry, required: bool = True) -> str | None:
