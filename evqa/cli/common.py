@@ -7,6 +7,15 @@ import argparse
 from evqa.errors import ConfigError
 
 
+def add_prediction_arguments(parser: argparse.ArgumentParser) -> None:
+    """The prediction file, positional PRED (as the upstream scripts) or --pred_file (as their README)."""
+    parser.add_argument(
+        "pred", nargs="?", help="prediction file (upstream JSON or our JSONL); same as --pred_file"
+    )
+    parser.add_argument("--pred_file", "--pred-file", dest="pred_file",
+                        help="prediction file (upstream JSON or our JSONL); same as PRED (default: none)")  # fmt: skip
+
+
 def prediction_path(args: argparse.Namespace) -> str:
     """The prediction file, given positionally (as the upstream scripts) or as --pred_file (as their README)."""
     if args.pred is None and args.pred_file is None:

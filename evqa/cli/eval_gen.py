@@ -11,16 +11,14 @@ import os
 import sys
 from pathlib import Path
 
-from evqa.cli.common import prediction_path
+from evqa.cli.common import add_prediction_arguments, prediction_path
 from evqa.io import write_json_atomic
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Score ST-Evidence generative predictions: QA accuracy, "
                                 "temporal IoU/IoP and, with --eval_masks, J / F / J&F.")  # fmt: skip
-    p.add_argument("pred", nargs="?", help="prediction file (JSON or JSONL); same as --pred_file")
-    p.add_argument("--pred_file", "--pred-file", dest="pred_file",
-                   help="prediction file (upstream JSON or our JSONL); default: none")  # fmt: skip
+    add_prediction_arguments(p)
     p.add_argument("--gt_file", "--gt-file", dest="gt_file",
                    help="GT CSV (st_evidence_gen.csv); default: the synthetic benchmark")  # fmt: skip
     p.add_argument("--eval_masks", "--eval-masks", dest="eval_masks", action="store_true",

@@ -9,16 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evqa.cli.common import prediction_path
+from evqa.cli.common import add_prediction_arguments, prediction_path
 from evqa.io import write_json_atomic
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Score ST-Evidence MCQ predictions (qa, time_evidence, "
                                 "spatial_evidence) against the MCQ data files.")  # fmt: skip
-    p.add_argument("pred", nargs="?", help="prediction JSON / JSONL")
-    p.add_argument("--pred_file", "--pred-file", dest="pred_file",
-                   help="prediction JSON / JSONL (same as the positional argument)")  # fmt: skip
+    add_prediction_arguments(p)
     p.add_argument("--data_file", "--data-file", dest="data_file",
                    help="st_evidence_mcq.csv (default: the synthetic benchmark's)")  # fmt: skip
     p.add_argument("--distractors_file", "--distractors-file", dest="distractors_file",

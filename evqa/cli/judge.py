@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from evqa.cli.common import prediction_path
+from evqa.cli.common import add_prediction_arguments, prediction_path
 from evqa.errors import ConfigError
 
 
@@ -20,8 +20,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     from evqa.benchmarks.cli_args import add_benchmark_arguments, add_judge_arguments
 
     p = argparse.ArgumentParser(prog=prog, description="Score open-answer predictions with an LLM judge.")
-    p.add_argument("pred", nargs="?", help="prediction file (JSON or JSONL); same as --pred_file")
-    p.add_argument("--pred_file", "--pred-file", dest="pred_file", help="prediction file (JSON or JSONL)")
+    add_prediction_arguments(p)
     p.add_argument("--protocol", default="evqa", choices=["evqa", "upstream"],
                    help="evqa: judge errors counted and left out (default); upstream: a judge error is 'no, 0'")  # fmt: skip
     p.add_argument("--output_file", "--output-file", dest="output_file",
