@@ -120,18 +120,24 @@ class FakeOpenAI(FakeServer):
         prompt = last if isinstance(last, str) else last[-1]["text"]
         if self.always_fail and self.always_fail(prompt):
             return self.send(handler, 500, self.error_body(500), {"Retry-After": "0.05"})
-        text = reply_for(prompt)
-        out = {
-            "id": "chatcmpl-fake",
-            "object": "chat.completion",
-            "created": 0,
-            "model": body["model"],
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-            ],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 7, "total_tokens": 107},
-        }
-        self.send(handler, 200, json.dumps(out))
+        self.send(handler, 200, json.dumps(chat_completion(body["model"], reply_for(prompt))))
+
+
+def chat_completion(model: str, text: str, *, prompt_tokens: int = 100, completion_tokens: int = 7,
+                    completion_id: str = "chatcmpl-fake") -> dict:  # fmt: skip
+    """An OpenAI chat.completion body with one choice whose message is `text`."""
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },  # fmt: skip
+    }
 
 
 class FakeGemini(FakeServer):

@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from baselines import fake_api
 from baselines.fake_api import FakeGemini, FakeOpenAI
 
 API_KEY = "sk-test-judge-DO-NOT-LEAK-91c2"
@@ -36,16 +37,8 @@ class ScriptedJudgeOpenAI(FakeOpenAI):
             self.seen[answer] = k + 1
             self.judge_calls.append((answer, prediction))
         text = replies[min(k, len(replies) - 1)]
-        out = {
-            "id": "chatcmpl-judge",
-            "object": "chat.completion",
-            "created": 0,
-            "model": body["model"],
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-            ],
-            "usage": {"prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59},
-        }
+        out = fake_api.chat_completion(body["model"], text, prompt_tokens=50, completion_tokens=9,
+                                       completion_id="chatcmpl-judge")  # fmt: skip
         self.send(handler, 200, json.dumps(out))
 
 
