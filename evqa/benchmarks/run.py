@@ -103,7 +103,7 @@ def run_benchmark_infer(bench, args: argparse.Namespace):
         return None
     described = {"name": bench.name, "options": benchmark_options(bench, args)}
     data_files = [v for v in files.values() if isinstance(v, (str, os.PathLike))]
-    header = make_header(args, adapter, model_id, adapter_cls, sampling, described, data_files)
+    header = make_header(args, adapter, model_id, adapter_cls, task.sampling, described, data_files)
     model = build_model(adapter, model_id, **model_options(args))
     header.endpoint = header.endpoint or model.endpoint()
     task.bind(AdapterCaller(model, bench.ask_method, retry_policy(args)))
