@@ -227,16 +227,14 @@ def build_dpo_model(model_args, train_args):
     return model, processor
 
 
-def run_dpo_training(model_args, data_args, train_args, callbacks=None) -> Path:
-    """Build the pairs, the policy and the trainer; train, save, score `eval_pairs`; returns the model folder."""
-    from evqa.training.main import resolve_resume, save_final
-
+def build_dpo_trainer(model_args, data_args, train_args, callbacks=None):
+    """(trainer, processor, held-out PairsDataset or None) of a DPO run; writes the pairs it trains on to
+    `<output_dir>/dpo_pairs.jsonl`."""
     if getattr(model_args, "kind", "evqa") != "evqa":
         raise ConfigError(
             "training.stage dpo is for the EVQA model (model.kind: evqa)", field="training.stage"
         )
     set_seed(train_args.seed)
-    resume = resolve_resume(train_args)
     out = Path(train_args.output_dir)
     pairs = load_pairs(data_args.pairs, data_args.negatives)
     options = {
@@ -255,6 +253,15 @@ def run_dpo_training(model_args, data_args, train_args, callbacks=None) -> Path:
     trainer = EvqaDpoTrainer(model=model, args=train_args, train_dataset=dataset,
                              data_collator=DpoCollator(processor, data_args.resolution, data_args.num_frames),
                              processing_class=processor, callbacks=callbacks)  # fmt: skip
+    return trainer, processor, eval_set
+
+
+def run_dpo_training(model_args, data_args, train_args, callbacks=None) -> Path:
+    """Build the pairs, the policy and the trainer; train, save, score `eval_pairs`; returns the model folder."""
+    from evqa.training.main import resolve_resume, save_final
+
+    resume = resolve_resume(train_args)
+    trainer, processor, eval_set = build_dpo_trainer(model_args, data_args, train_args, callbacks)
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_state()
     if eval_set is not None:
@@ -264,4 +271,4 @@ def run_dpo_training(model_args, data_args, train_args, callbacks=None) -> Path:
     unwrapped = trainer.accelerator.unwrap_model(trainer.model)
     if REF_ADAPTER in unwrapped.peft_config:  # the reference is the SFT adapter: not part of the result
         unwrapped.delete_adapter(REF_ADAPTER)
-    return save_final(trainer, processor, model_args, out)
+    return save_final(trainer, processor, model_args, Path(train_args.output_dir))
