@@ -262,6 +262,10 @@ def test_mask_pair_scores_are_token_log_probs_minus_the_sam2_mask_loss(synth):
     with torch.no_grad():
         scores = pair_scores(model, batch, mask_weight=0.5)
     assert scores["logps"][0] == scores["logps"][1]  # same text: the token terms cancel
+    with torch.no_grad():  # only the answer's logits are computed, and they give the full-logits values
+        plain = {k: v for k, v in batch.items() if k not in ("labels", "mask_targets", "mask_valid")}
+        full = sequence_logps(model(**plain).logits, batch["labels"])
+    assert torch.allclose(scores["logps"], full, rtol=1e-5, atol=1e-4)
     assert torch.allclose(scores["scores"], scores["logps"] - 0.5 * scores["mask_losses"])
     assert scores["mask_losses"][0] != pytest.approx(float(scores["mask_losses"][1]), rel=1e-3)
     with torch.no_grad():  # each side's term is the model's own mask loss of that sample alone
