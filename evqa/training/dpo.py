@@ -260,6 +260,10 @@ def run_dpo_training(model_args, data_args, train_args, callbacks=None) -> Path:
     """Build the pairs, the policy and the trainer; train, save, score `eval_pairs`; returns the model folder."""
     from evqa.training.main import resolve_resume, save_final
 
+    if getattr(model_args, "kind", "evqa") == "hf_vlm":
+        from evqa.training.dpo_hf_vlm import run_vlm_dpo_training
+
+        return run_vlm_dpo_training(model_args, data_args, train_args, callbacks)
     resume = resolve_resume(train_args)
     trainer, processor, eval_set = build_dpo_trainer(model_args, data_args, train_args, callbacks)
     trainer.train(resume_from_checkpoint=resume)

@@ -106,7 +106,10 @@ class PairsDataset(Dataset):
                 rejected_track = WrongObjectTrack(
                     chosen_track, StEvidenceTrack(pair["rejected_masks"], video)
                 )
-        ref = FrameRef("video", [video])
+        if isinstance(pair.get("frames"), list):  # frame images with their times (no mask pairs)
+            ref = FrameRef("images", pair["frames"], [float(t) for t in pair["timestamps"]])
+        else:
+            ref = FrameRef("video", [video])
 
         def make(target, track):
             return SourceItem("dpo_pairs", pair["id"], kind, pair["prompt"], target, ref, track)

@@ -8,7 +8,8 @@ One JSON object per line:
     entry_id        the benchmark entry the pair comes from
     video           the video file (or frame folder) the prompt is about
     frames          a folder of its frames (`frame_0000.jpg` ..., the released 6-fps folders) read instead of
-                    `video` when given, else null
+                    `video` when given, or a list of frame images (e.g. POVQA's pooled frames), else null
+    timestamps      with a `frames` list: the time of each image in seconds; else null
     prompt          the user turn (after the video), `evqa_question_prompt`
     chosen          the preferred assistant turn, `format_target(...)`
     rejected        the dispreferred assistant turn (equal to `chosen` for "mask" pairs)
@@ -18,7 +19,8 @@ One JSON object per line:
                     (see `build_pairs`); null otherwise
 
 `build_pairs` makes them from an ST-Evidence-style CSV (`entry_id, video_id, video_path, question, answer,
-candidates, temporal_evidence[, split]`), e.g. the synthetic benchmark's instruct split.
+candidates, temporal_evidence[, split]`), e.g. the synthetic benchmark's instruct split;
+`build_video_qa_pairs` correctness-only pairs from a video-QA JSONL (ReasonVQA, EgoTextVQA: plain VLMs).
 """
 
 from __future__ import annotations
@@ -232,8 +234,8 @@ def build_pairs(
 
 
 def _ordered(pair: dict) -> dict:
-    keys = ("id", "source", "entry_id", "video", "frames", "prompt", "chosen", "rejected", "chosen_masks",
-            "rejected_masks")  # fmt: skip
+    keys = ("id", "source", "entry_id", "video", "frames", "timestamps", "prompt", "chosen", "rejected",
+            "chosen_masks", "rejected_masks")  # fmt: skip
     return {k: pair.get(k) for k in keys}
 
 
@@ -264,6 +266,13 @@ def validate_pair(pair, *, path=None, line=None) -> dict:
                         **where)  # fmt: skip
     if not (pair.get("video") or pair.get("frames")):
         raise DataError("needs a video or a frames folder", field="video", **where)
+    if isinstance(pair.get("frames"), list):
+        times = pair.get("timestamps")
+        if not isinstance(times, list) or len(times) != len(pair["frames"]) or not pair["frames"]:
+            raise DataError("a frames list needs one timestamp per frame", field="timestamps", **where)
+        if pair.get("chosen_masks"):
+            raise DataError("mask pairs name a video or a frame folder, not a frames list", field="frames",
+                            **where)  # fmt: skip
     if pair["source"] == "mask":
         for key in ("chosen_masks", "rejected_masks"):
             if not pair.get(key):
@@ -296,3 +305,49 @@ def read_pairs(path: str | os.PathLike, sources: Iterable[str] | None = None) ->
         if keep is None or pair["source"] in keep:
             pairs.append(pair)
     return pairs
+
+
+def build_video_qa_pairs(
+    jsonl: str | os.PathLike,
+    *,
+    video_root: str | os.PathLike | None = None,
+    wrong_options: int = 1,
+    seed: int = 0,
+) -> list[dict]:
+    """Correctness-only pairs (POVQA's negatives) from a video-QA JSONL (`evqa.training.sources.video_qa`):
+    the prompt and chosen turn are that source's (`video_qa_prompt` / `video_qa_target`, the rationale kept);
+    the rejected turn keeps the rationale and gives a wrong answer: another option's letter for a
+    multiple-choice item, else the answer of another item (of the same `source` when it has one) that
+    differs from it after normalisation (case and spaces). `video` / `frames` (+ `timestamps`) as in the
+    record, the paths joined to `video_root` (default: the file's folder)."""
+    from evqa.prompts import video_qa_target
+    from evqa.text import normalize_text
+    from evqa.training.sources.video_qa import _item, read_jsonl
+
+    path = Path(jsonl)
+    root = Path(video_root) if video_root is not None else path.parent
+    rng = random.Random(seed)
+    records = read_jsonl(path)
+    items = [(r, _item(n, r, root, path=path, name=path.stem, rationale=True)[0]) for n, r in records]
+    pairs = []
+    for record, item in items:
+        reasoning = record.get("rationale") if item.target.startswith("Reasoning: ") else None
+        options = record.get("options") or []
+        if options:
+            letter = item.target.rsplit(" ", 1)[-1] if reasoning else item.target
+            wrong = [letter_of(i) for i in range(len(options)) if letter_of(i) != letter]
+        else:
+            own = normalize_text(record["answer"])
+            pool = [r for r, _ in items if r.get("source") == record.get("source") and r is not record]
+            pool = pool or [r for r, _ in items if r is not record]
+            wrong = sorted({r["answer"].strip() for r in pool if normalize_text(r["answer"]) != own})
+        for k, answer in enumerate(rng.sample(wrong, min(wrong_options, len(wrong)))):
+            suffix = "" if wrong_options == 1 else f"/{k}"
+            ref = item.frames
+            where = {"video": ref.paths[0], "frames": None} if ref.kind == "video" else {
+                "video": None, "frames": list(ref.paths), "timestamps": list(ref.timestamps)}  # fmt: skip
+            pairs.append({"id": f"{item.sample_id}/correctness{suffix}", "source": "correctness",
+                          "entry_id": item.sample_id, **where,
+                          "prompt": item.prompt, "chosen": item.target,
+                          "rejected": video_qa_target(answer, reasoning)})  # fmt: skip
+    return [_ordered(p) for p in pairs]

@@ -20,9 +20,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         description="Write DPO preference pairs (JSONL: id, source, entry_id, video, frames, prompt, chosen, "
         "rejected, chosen_masks, rejected_masks; see train/README.md) from an ST-Evidence-style CSV.",
     )
-    parser.add_argument("--csv", required=True, help="benchmark / instruct CSV (entry_id, video_path, question, "
-                        "answer, candidates, temporal_evidence[, split])")  # fmt: skip
-    parser.add_argument("--video-dir", required=True, help="folder the CSV's video_path values are under")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", help="benchmark / instruct CSV (entry_id, video_path, question, answer, candidates, "
+                        "temporal_evidence[, split]): every negative kind")  # fmt: skip
+    source.add_argument("--jsonl", help="video-QA JSONL (the video_qa source's format; ReasonVQA, EgoTextVQA): "
+                        "correctness pairs for plain VLMs (model.kind hf_vlm)")  # fmt: skip
+    parser.add_argument("--video-dir", help="folder the CSV's video_path (or the JSONL's video) values are under "
+                        "(required with --csv; default with --jsonl: the file's folder)")  # fmt: skip
     parser.add_argument("--mask-dir", default=None, help="gen_mask mask JSON folder (<entry_id>.json): prompts "
                         "ask to segment, targets end in <|seg|>, and 'mask' negatives are made (default: none, "
                         "text-only pairs)")  # fmt: skip
@@ -41,15 +45,31 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from collections import Counter
-
-    from evqa.training.pairs import build_pairs, write_pairs
+    from evqa.errors import ConfigError
+    from evqa.training.pairs import build_pairs, build_video_qa_pairs
 
     negatives = [n.strip() for n in args.negatives.split(",") if n.strip()] if args.negatives else None
+    if args.jsonl:
+        if negatives not in (None, ["correctness"]) or args.mask_dir or args.frames_dir:
+            raise ConfigError("--jsonl makes correctness pairs only (no --mask-dir / --frames-dir / other "
+                              "--negatives)", field="--jsonl")  # fmt: skip
+        pairs = build_video_qa_pairs(args.jsonl, video_root=args.video_dir, wrong_options=args.wrong_options,
+                                     seed=args.seed)  # fmt: skip
+        return _write(args.out, pairs)
+    if not args.video_dir:
+        raise ConfigError("--csv needs --video-dir", field="--video-dir")
     pairs = build_pairs(args.csv, args.video_dir, mask_dir=args.mask_dir, frames_dir=args.frames_dir,
                         negatives=negatives, split=None if args.split == "all" else args.split,
                         wrong_options=args.wrong_options, seed=args.seed)  # fmt: skip
-    count = write_pairs(args.out, pairs)
+    return _write(args.out, pairs)
+
+
+def _write(out, pairs) -> int:
+    from collections import Counter
+
+    from evqa.training.pairs import write_pairs
+
+    count = write_pairs(out, pairs)
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(Counter(p["source"] for p in pairs).items()))
-    print(f"{count} pairs ({kinds or 'none'}) written to {args.out}")
+    print(f"{count} pairs ({kinds or 'none'}) written to {out}")
     return 0

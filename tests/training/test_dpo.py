@@ -110,8 +110,8 @@ def test_builder_makes_every_negative_kind_in_the_documented_format(synth, tmp_p
     kinds = {k: [p for p in pairs if p["source"] == k] for k in ("correctness", "time", "mask")}
     assert len(kinds["correctness"]) == 60 and len(kinds["mask"]) == 60
     assert 50 <= len(kinds["time"]) <= 60  # evidence covering most of a clip has no clear time negative
-    keys = ["id", "source", "entry_id", "video", "frames", "prompt", "chosen", "rejected", "chosen_masks",
-            "rejected_masks"]  # fmt: skip
+    keys = ["id", "source", "entry_id", "video", "frames", "timestamps", "prompt", "chosen", "rejected",
+            "chosen_masks", "rejected_masks"]  # fmt: skip
     assert all(list(p) == keys for p in pairs)
     assert len({p["id"] for p in pairs}) == len(pairs)
     for p in kinds["correctness"]:
