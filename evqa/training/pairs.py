@@ -1,7 +1,8 @@
 """Preference pairs for the DPO stage: the JSONL format, its reader, and the builder from a benchmark split.
 
 One JSON object per line:
-    id              unique pair id, `<entry_id>/<negative>[/<k>]`
+    id              unique pair id, `<entry_id>/[seg/]<negative>[/<k>]` (`seg/`: built from a mask split, whose
+                    prompt asks to segment; the same entry's text-only pairs keep their own ids)
     source          how the rejected answer was made: "correctness" (a wrong option), "time" (the right
                     answer with a wrong time segment) or "mask" (the right answer and segment, a wrong
                     object's mask)
@@ -198,6 +199,7 @@ def build_pairs(
         folder = Path(frames_dir) / str(entry.video_id) if frames_dir is not None else None
         frames = str(folder) if folder is not None and folder.is_dir() else None
         letter = letter_of(entry.answer_index)
+        key = f"{entry.entry_id}/seg" if with_masks else str(entry.entry_id)
         base = {
             "entry_id": str(entry.entry_id),
             "video": video,
@@ -212,13 +214,13 @@ def build_pairs(
             for k, index in enumerate(rng.sample(wrong, min(wrong_options, len(wrong)))):
                 rejected = format_target(letter_of(index), entry.segments, with_seg=with_masks)
                 suffix = "" if wrong_options == 1 else f"/{k}"
-                pairs.append({"id": f"{entry.entry_id}/correctness{suffix}", "source": "correctness", **base,
+                pairs.append({"id": f"{key}/correctness{suffix}", "source": "correctness", **base,
                               "rejected": rejected})  # fmt: skip
         if "time" in wanted and entry.segments:
             moved = shifted_segments(entry.segments, _duration(frames or video))
             if segment_iou(moved, entry.segments) < MAX_NEGATIVE_IOU:
                 rejected = format_target(letter, moved, with_seg=with_masks)
-                pairs.append({"id": f"{entry.entry_id}/time", "source": "time", **base, "rejected": rejected})
+                pairs.append({"id": f"{key}/time", "source": "time", **base, "rejected": rejected})
             else:
                 skipped["time"] += 1
         if "mask" in wanted and with_masks:
@@ -226,7 +228,7 @@ def build_pairs(
             if other is None:
                 skipped["mask"] += 1
             else:
-                pairs.append({"id": f"{entry.entry_id}/mask", "source": "mask", **base, "rejected": base["chosen"],
+                pairs.append({"id": f"{key}/mask", "source": "mask", **base, "rejected": base["chosen"],
                               "rejected_masks": str(other)})  # fmt: skip
     if any(skipped.values()):
         log.info("%s: pairs skipped (no clear negative): %s", csv, skipped)

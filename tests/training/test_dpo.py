@@ -225,8 +225,8 @@ def test_dpo_config_mistakes_are_config_errors(tmp_path):
         path.write_text(yaml.safe_dump(sections))
         return path
 
-    with pytest.raises(ConfigError, match="training.stage dpo is for model.kind evqa"):
-        parse_config(write(model={"kind": "hf_vlm", "tiny": "qwen2_5_vl"}, training={"stage": "dpo"}))
+    with pytest.raises(ConfigError, match="unknown model.kind 'sam2'"):
+        parse_config(write(model={"kind": "sam2"}, training={"stage": "dpo"}))
     with pytest.raises(ConfigError, match="reads data.pairs, not data.sources"):
         parse_config(write(data={"sources": [{"type": "mevis"}]}, training={"stage": "dpo"}))
     with pytest.raises(ConfigError, match="DPO trains a LoRA adapter"):
