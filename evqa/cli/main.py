@@ -50,6 +50,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "evqa.cli.benchmarks",
         "list the registered benchmarks, their data, metrics and synthetic versions",
     ),
+    "dpo-pairs": (
+        "evqa.training.pairs_cli",
+        "write DPO preference pairs (JSONL) from a benchmark's training split",
+    ),
     "judge": ("evqa.cli.judge", "LLM-as-judge scoring of open-answer predictions (EgoTextVQA, EgoTempo)"),
 }
 

@@ -85,6 +85,8 @@ class TrainingArguments(transformers.TrainingArguments):
     """
 
     def __post_init__(self):
+        if self.stage not in ("sft", "dpo"):
+            raise ValueError(f"stage must be sft or dpo, got {self.stage!r}")
         gpu = torch.cuda.is_available()
         if self.bf16 == "auto":
             self.bf16 = gpu and torch.cuda.is_bf16_supported()
@@ -95,6 +97,7 @@ class TrainingArguments(transformers.TrainingArguments):
         self.dataloader_pin_memory = self.dataloader_pin_memory and gpu
         super().__post_init__()
 
+    stage: str = "sft"  # "dpo": the DPO stage (`evqa.training.dpo_args`)
     output_dir: str = "work_dirs/tiny/run"
     learning_rate: float = 2e-5
     sam2_lr: float = 5e-6

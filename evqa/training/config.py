@@ -6,7 +6,8 @@ An experiment file has three sections mirroring the dataclasses:
     training: {output_dir: work_dirs/3b/..., ...}        -> TrainingArguments (HF fields + ours)
 Overrides on the command line use dotted keys and YAML values: `training.max_steps=20 model.sam2=large`.
 `model.kind` picks the dataclasses: `evqa` (default, the EVQA model) or `hf_vlm` (a plain transformers VLM,
-`evqa.training.hf_vlm.arguments`).
+`evqa.training.hf_vlm.arguments`). `training.stage: dpo` picks the DPO dataclasses
+(`evqa.training.dpo_args`, for hf_vlm `evqa.training.dpo_hf_vlm`).
 """
 
 from __future__ import annotations
@@ -76,6 +77,19 @@ def _build(cls, values: dict, section: str, path):
 def sections_of(cfg: dict, path=None) -> dict:
     """{section: dataclass} for the config's `model.kind`."""
     kind = (cfg.get("model") or {}).get("kind", "evqa")
+    stage = (cfg.get("training") or {}).get("stage", "sft")
+    if stage not in ("sft", "dpo"):
+        raise ConfigError(
+            f"unknown training.stage {stage!r}; expected sft or dpo", path=path, field="training.stage"
+        )
+    if stage == "dpo" and kind == "hf_vlm":
+        from evqa.training.dpo_hf_vlm import SECTIONS as HF_VLM_DPO_SECTIONS
+
+        return HF_VLM_DPO_SECTIONS
+    if stage == "dpo" and kind == "evqa":
+        from evqa.training.dpo_args import SECTIONS as DPO_SECTIONS
+
+        return DPO_SECTIONS
     if kind == "evqa":
         return SECTIONS
     if kind == "hf_vlm":

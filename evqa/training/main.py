@@ -106,6 +106,10 @@ def save_final(trainer: EvqaTrainer, processor, model_args: ModelArguments, out:
 def run_training(model_args: ModelArguments, data_args: DataArguments, train_args: TrainingArguments,
                  callbacks=None) -> Path:  # fmt: skip
     """Train and save; returns the folder of the final (merged, if asked) model."""
+    if getattr(train_args, "stage", "sft") == "dpo":
+        from evqa.training.dpo import run_dpo_training
+
+        return run_dpo_training(model_args, data_args, train_args, callbacks)
     if getattr(model_args, "kind", "evqa") == "hf_vlm":
         from evqa.training.hf_vlm.train import run_hf_vlm_training
 
