@@ -10,11 +10,23 @@ words is used ("first_token"), never a token an earlier level already took.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from evqa.baselines.base import Response
 from evqa.errors import ModelError
-from evqa.metrics.quality import LEVELS, gather_level_logits, level_probabilities, quality_score
+from evqa.metrics.quality import (
+    LEVEL_WEIGHTS,
+    LEVELS,
+    gather_level_logits,
+    level_probabilities,
+    quality_score,
+)
+
+TOP_LOGPROBS = 20  # the most first-token alternatives the OpenAI API returns
 
 
 def _spellings(word: str) -> tuple[str, str]:
@@ -52,5 +64,61 @@ def level_response(next_token_logits, tokens: dict[str, Any], usage: dict[str, i
             "quality_score": float(quality_score(level)),
             "level_probs": [round(float(p), 6) for p in probs],
             "level_tokens": tokens,
+        },
+    )
+
+
+def api_level_prompt(prompt: str) -> str:
+    """The quality question for an API model, whose reply cannot be opened with the answer prefix: asked to
+    complete the prefix with one of the level words."""
+    from evqa.prompts import QUALITY_ANSWER_PREFIX
+
+    words = ", ".join(level[0] for level in LEVELS[:-1]) + f" or {LEVELS[-1][0]}"
+    return f'{prompt}\nAnswer with one word ({words}) that completes: "{QUALITY_ANSWER_PREFIX} ..."'
+
+
+def level_of_token(token: str) -> int | None:
+    """The level (0 = best) whose accepted word `token` spells (case and surrounding spaces ignored)."""
+    word = token.strip().lower()
+    for k, level in enumerate(LEVELS):
+        if word in level:
+            return k
+    return None
+
+
+def api_level_response(top_logprobs: Sequence[tuple[str, float]], usage: dict[str, int]) -> Response:
+    """A Response from the first reply token's top log-probabilities [(token, log p), ...] of an API model.
+
+    Every alternative that spells a level word ("Good", " good", "excellent", ...) adds its probability to
+    that level; p = those five sums renormalised, score = sum p_k w_k — the same score as the softmax over
+    the five words' logits, since log p differs from the logit by one constant per position. A level with
+    no spelling among the returned alternatives gets p = 0 and is listed in `level_tokens.absent` (its
+    true share is below the least likely alternative returned); none at all is a ModelError, never a guess.
+    """
+    mass = np.zeros(len(LEVELS))
+    matched: list[list[str]] = [[] for _ in LEVELS]
+    for token, logprob in top_logprobs:
+        k = level_of_token(token)
+        if k is not None and math.isfinite(logprob):
+            mass[k] += math.exp(logprob)
+            matched[k].append(token)
+    if mass.sum() <= 0:
+        shown = ", ".join(repr(t) for t, _ in top_logprobs[:5])
+        raise ModelError(
+            f"no quality level word among the reply's {len(top_logprobs)} most likely first tokens ({shown}, ...)"
+        )
+    probs = mass / mass.sum()
+    return Response(
+        text=LEVELS[int(probs.argmax())][0],
+        usage=usage,
+        meta={
+            "quality_score": float(probs @ LEVEL_WEIGHTS),
+            "level_probs": [round(float(p), 6) for p in probs],
+            "level_tokens": {
+                "rule": "top_logprobs",
+                "tokens": matched,
+                "absent": [LEVELS[k][0] for k in range(len(LEVELS)) if not matched[k]],
+                "top_logprobs": len(top_logprobs),
+            },
         },
     )
