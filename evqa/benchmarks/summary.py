@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from evqa.benchmarks.base import Benchmark, Scores, summary_path
+from evqa.eval.cost import cost_summary
 from evqa.io import write_json_atomic
 
 RUN_KEY = "__run__"
@@ -68,6 +69,16 @@ def api_tokens(predictions: Mapping[str, Any]) -> dict[str, int]:
     return total
 
 
+def _is_api(adapter: str | None) -> bool:
+    from evqa.baselines.registry import adapter_facts
+    from evqa.errors import ConfigError
+
+    try:
+        return bool(adapter) and adapter_facts(adapter).api
+    except ConfigError:  # an adapter this install does not know: not one we can call an API model
+        return False
+
+
 def write_summary(
     benchmark: Benchmark,
     scores: Scores,
@@ -82,12 +93,7 @@ def write_summary(
     run = read_run_header(pred_file) or run_from_records(predictions)
     run = {**run, **(extra_run or {})}
     sampling = sampling_used(predictions)
-    cost: dict[str, Any] = {}
-    if "frames" in sampling:
-        cost["frames_fed"] = sampling["frames"]
-    tokens = api_tokens(predictions)
-    if tokens:
-        cost["api_tokens"] = tokens
+    cost = cost_summary(_metas(predictions), api=_is_api(run.get("adapter")))
     summary = benchmark.summary(
         scores, protocol=protocol, files=files, run=run, sampling=sampling, cost=cost or None
     )

@@ -5,7 +5,9 @@
     evqa report a.json b.json --delta a --by category        # differences to run 'a', per-category tables
 
 One row per file, named from its run header (model, checkpoint, sampling; else the file name); the
-benchmark's headline columns, best value per column in bold, cost columns where present. The table is a pure
+benchmark's headline columns, best value per column in bold, cost columns where present (a summary's
+`cost`: parameters, frames fed, visual tokens and analytic TFLOPs per query of local models, API tokens per
+query of API models). The table is a pure
 function of the JSONs (`evqa.eval.tables`).
 """
 
@@ -37,10 +39,15 @@ MCQ_COLUMNS = (
     Column("overall", "Overall"),
     Column("evidence_backed", "EB-Acc"),
 )
+# from a summary's `cost` (`evqa.eval.cost.cost_summary`): frames fed (median), per query the visual tokens
+# and analytic TFLOPs of a local model, its parameters, and an API model's prompt / completion tokens
 COST_COLUMNS = (
+    Column("params_m", "Params (M)", better=None, digits=1),
     Column("frames_fed", "Frames", better=None, digits=0),
     Column("visual_tokens", "Vis. tokens", better=None, digits=0),
     Column("tflops_per_query", "TFLOPs/q", better=None, digits=2),
+    Column("api_prompt_tokens_per_query", "API in tok/q", better=None, digits=0),
+    Column("api_completion_tokens_per_query", "API out tok/q", better=None, digits=0),
 )
 BY_CHOICES = ("source", "category", "task")
 
