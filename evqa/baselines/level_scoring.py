@@ -3,9 +3,11 @@
 The reply is opened with `evqa.prompts.QUALITY_ANSWER_PREFIX`; the next-token logits of the five level words
 (`evqa.metrics.quality.LEVELS`, best first) give p = softmax over those five and score = sum p_k w_k.
 
-Token rule (recorded in every reply's meta as `level_tokens`): each level takes the first of its accepted
-words that the tokenizer encodes as one token ("single"); when none is, the first token of one of its
-words is used ("first_token"), never a token an earlier level already took.
+Token rule (recorded in every reply's meta as `level_tokens`): a word's tokens are the ones the tokenizer
+gives it right after the answer prefix (`prefix + " " + word`, minus the prefix's own tokens) — where the
+model reads it. Each level takes the first of its accepted words that is one such token ("single"); when
+none is, the first token of one of its words ("first_token"), never a token an earlier level already took
+(so a level whose first word shares its first token with an earlier level's falls to its next word).
 """
 
 from __future__ import annotations
@@ -29,18 +31,26 @@ from evqa.metrics.quality import (
 TOP_LOGPROBS = 20  # the most first-token alternatives the OpenAI API returns
 
 
-def _spellings(word: str) -> tuple[str, str]:
-    return (" " + word, word)  # after the answer prefix the word follows a space; some vocabularies lack that
+def _continuation(tokenizer, word: str) -> list[int]:
+    """The token ids of `word` as it follows the answer prefix; a tokenizer whose encoding of the prefix
+    is not a prefix of that of prefix + word gets the word's own encoding with its leading space."""
+    from evqa.prompts import QUALITY_ANSWER_PREFIX
+
+    head = tokenizer.encode(QUALITY_ANSWER_PREFIX, add_special_tokens=False)
+    full = tokenizer.encode(f"{QUALITY_ANSWER_PREFIX} {word}", add_special_tokens=False)
+    if len(full) > len(head) and full[: len(head)] == head:
+        return list(full[len(head) :])
+    return list(tokenizer.encode(" " + word, add_special_tokens=False))
 
 
 def level_token_ids(tokenizer) -> dict[str, Any]:
     """{"ids": [5 ints], "words": [5 str], "rule": [5 x "single"|"first_token"]} for `tokenizer`.
 
-    Per level, in order: an accepted word that is one token (with its leading space, then without); else the
-    first token of an accepted word's spelling that no earlier level took ("first_token")."""
+    Per level, in order (module doc): an accepted word that is one token after the answer prefix, else the
+    first token of an accepted word's continuation that no earlier level took ("first_token")."""
     ids, words, rules = [], [], []
     for level in LEVELS:
-        encoded = [(w, tokenizer.encode(s, add_special_tokens=False)) for w in level for s in _spellings(w)]
+        encoded = [(w, _continuation(tokenizer, w)) for w in level]
         single = [(t[0], w, "single") for w, t in encoded if len(t) == 1 and t[0] not in ids]
         first = [(t[0], w, "first_token") for w, t in encoded if t and t[0] not in ids]
         if not (single or first):
