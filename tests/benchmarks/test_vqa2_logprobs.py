@@ -17,6 +17,7 @@ from evqa.baselines.level_scoring import api_level_response, level_of_token
 from evqa.baselines.registry import build_model, get_model_class
 from evqa.benchmarks.registry import get_benchmark
 from evqa.cli.main import run_command
+from evqa.cli.report import build_report
 from evqa.errors import ConfigError, ModelError
 from evqa.metrics.quality import LEVEL_WEIGHTS
 
@@ -90,6 +91,12 @@ def test_vqa2_synth_infer_eval_through_the_gpt_adapter(tmp_path, api_env):
     summary = json.loads((tmp_path / "gpt.summary.json").read_text())
     assert summary["counts"]["scored"] == 10 and math.isfinite(summary["metrics"]["SRCC"])
     assert summary["cost"]["api_tokens"]["prompt_tokens"] == 1200
+    assert (
+        summary["cost"]["api_prompt_tokens_per_query"] == 120.0 and "tflops_per_query" not in summary["cost"]
+    )
+    header, row = build_report([str(tmp_path / "gpt.summary.json")], "csv").splitlines()[:2]
+    assert header.split(",")[-3:] == ["Frames", "API in tok/q", "API out tok/q"]
+    assert row.split(",")[-3:] == ["2", "120", "1"]
 
 
 def test_no_level_word_fails_the_item_and_gemini_is_unsupported(tmp_path, api_env, capsys):
