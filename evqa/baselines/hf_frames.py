@@ -16,7 +16,7 @@ from typing import Any
 
 from evqa import prompts
 from evqa.baselines.base import BaselineModel, Request, Response
-from evqa.errors import BackendUnavailableError, ModelError
+from evqa.errors import BackendUnavailableError, ConfigError, ModelError
 
 
 def image_only_processor(processor_cls: type) -> type:
@@ -256,8 +256,11 @@ class HfFramesModel(BaselineModel):
 
         if not hasattr(self, "_params"):
             self._params = sum(p.numel() for p in self.model.parameters())
-        return batch_query_costs(self.model.config, inputs, [len(i) for i in images], generated_tokens=generated,
-                                 lm_head_tokens=lm_head_tokens, params=self._params)  # fmt: skip
+        try:
+            return batch_query_costs(self.model.config, inputs, [len(i) for i in images], generated_tokens=generated,
+                                     lm_head_tokens=lm_head_tokens, params=self._params)  # fmt: skip
+        except (ConfigError, ValueError) as err:  # a misread config costs the record, not the answer
+            return [{"error": f"cost not computed: {err}"} for _ in images]
 
     def score_levels(self, request: Request) -> Response:
         """VQA² quality scoring: one forward pass, no text generated (`evqa.baselines.level_scoring`)."""

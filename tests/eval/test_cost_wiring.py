@@ -73,8 +73,12 @@ def _eager(model):
     return model
 
 
-def test_recorded_flops_equal_the_flop_counter_for_scoring_and_generation(tiny_qwen):
-    model = _eager(build_model("qwen2_5_vl", tiny_qwen, device="cpu"))
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl"])
+def test_recorded_flops_equal_the_flop_counter_for_scoring_and_generation(family, tiny_qwen, tmp_path):
+    from evqa.training.hf_vlm.tiny import qwen3_vl
+
+    checkpoint = tiny_qwen if family == "qwen2_5_vl" else qwen3_vl(tmp_path / "qwen3")
+    model = _eager(build_model(family, checkpoint, device="cpu"))
     with FlopCounterMode(display=False) as counter:
         scored = model.score_levels(_request())
     cost = scored.meta["cost"]
@@ -82,7 +86,7 @@ def test_recorded_flops_equal_the_flop_counter_for_scoring_and_generation(tiny_q
         cost["flops"]["total"] == counter.get_total_flops()
         and cost["flops"]["lm_head"] == 2 * 32 * model.model.config.text_config.vocab_size
     )
-    # 64 px frames -> 56 x 56 (4 x 4 patches of 14 px, 2 x 2 merged) = 4 visual tokens per frame
+    # 64 px frames -> 4 x 4 patches (56 px / 14, or 64 px / 16 for Qwen3-VL), 2 x 2 merged: 4 tokens a frame
     assert cost["visual_tokens"] == 8 and cost["tflops"] == pytest.approx(counter.get_total_flops() / 1e12)
     with FlopCounterMode(display=False) as counter:
         replies = model.generate_batch([_request(), _request(1)])
