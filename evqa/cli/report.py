@@ -96,7 +96,9 @@ def _gen(path: str, data: dict) -> RunTable:
         key[3:]: data[key] for key in ("by_source", "by_category") if isinstance(data.get(key), dict)
     }
     name = run_name(data.get("run"), (data.get("metadata") or {}).get("pred_file") or path)
-    return RunTable(path, f"st_evidence_gen ({data.get('protocol', 'evqa')})", name, values, GEN_COLUMNS,
+    columns = list(GEN_COLUMNS)
+    _add_cost(_sibling_cost(path, data), values, columns)
+    return RunTable(path, f"st_evidence_gen ({data.get('protocol', 'evqa')})", name, values, tuple(columns),
                     dict(data.get("ci") or {}), breakdowns)  # fmt: skip
 
 
@@ -106,8 +108,34 @@ def _mcq(path: str, data: dict) -> RunTable:
               "evidence_backed": (data.get("evidence_backed") or {}).get("accuracy")}  # fmt: skip
     tasks = {t: {"qa": data[k]["accuracy"]} for t, k in (("qa", "qa"), ("time_evidence", "temporal"),
                                                           ("spatial_evidence", "spatial"))}  # fmt: skip
-    return RunTable(path, "st_evidence_mcq", run_name(data.get("run"), path), values, MCQ_COLUMNS,
+    columns = list(MCQ_COLUMNS)
+    _add_cost(_sibling_cost(path, data), values, columns)
+    return RunTable(path, "st_evidence_mcq", run_name(data.get("run"), path), values, tuple(columns),
                     dict(data.get("ci") or {}), {"task": tasks})  # fmt: skip
+
+
+def _add_cost(cost: dict, values: dict, columns: list) -> None:
+    """The cost columns `cost` (a summary's `cost` block) has values for, appended in `COST_COLUMNS` order."""
+    for col in COST_COLUMNS:
+        if isinstance(cost.get(col.key), int | float):
+            values[col.key] = cost[col.key]
+            columns.append(col)
+
+
+def _sibling_cost(path: str, data: dict) -> dict:
+    """The `cost` of the summary `evqa eval` wrote beside an ST-Evidence results JSON (`<pred stem>.summary.json`
+    next to `<pred stem>_eval.json` / `_metrics.json`, or next to the prediction file it names)."""
+    results = Path(path)
+    stems = [results.stem[: -len(s)] for s in ("_eval", "_metrics") if results.stem.endswith(s)]
+    candidates = [results.with_name(f"{stem}.summary.json") for stem in stems]
+    pred = (data.get("metadata") or {}).get("pred_file")
+    if isinstance(pred, str) and pred:
+        candidates.append(Path(pred).with_name(f"{Path(pred).stem}.summary.json"))
+    for candidate in candidates:
+        if candidate.is_file():
+            summary = read_json(candidate, error=InputError)
+            return dict(summary.get("cost") or {}) if isinstance(summary, dict) else {}
+    return {}
 
 
 def _summary(path: str, data: dict) -> RunTable:
@@ -118,11 +146,7 @@ def _summary(path: str, data: dict) -> RunTable:
             Column(spec["key"], spec.get("label") or spec["key"], better, int(spec.get("digits", 2)))
         )
     values = dict(data.get("metrics") or {})
-    cost = data.get("cost") or {}
-    for col in COST_COLUMNS:
-        if isinstance(cost.get(col.key), int | float):
-            values[col.key] = cost[col.key]
-            columns.append(col)
+    _add_cost(data.get("cost") or {}, values, columns)
     return RunTable(path, str(data.get("benchmark")), run_name(data.get("run"), path), values, tuple(columns),
                     {k: list(v) for k, v in (data.get("ci") or {}).items()}, dict(data.get("breakdowns") or {}))  # fmt: skip
 

@@ -119,3 +119,23 @@ def test_summary_and_report_carry_the_cost_columns(tmp_path, tiny_qwen):
     header, row = text.splitlines()[:2]
     assert header.split(",")[-4:] == ["Params (M)", "Frames", "Vis. tokens", "TFLOPs/q"]
     assert row.split(",")[-3:-1] == ["2", "8"] and "API" not in header
+
+
+def test_st_evidence_results_take_the_cost_of_the_summary_beside_them(tmp_path):
+    from pathlib import Path
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "report"
+    results = tmp_path / "run_eval.json"
+    results.write_text((fixtures / "base_eval.json").read_text())
+    plain = build_report([str(results)], "csv").splitlines()[0]
+    assert "Frames" not in plain
+    cost = {
+        "frames_fed": 8,
+        "visual_tokens": 640.0,
+        "tflops_per_query": 12.5,
+        "api_tokens": {"prompt_tokens": 9},
+    }
+    (tmp_path / "run.summary.json").write_text(json.dumps({"cost": cost}))
+    header, row = build_report([str(results)], "csv").splitlines()[:2]
+    assert header.split(",")[-3:] == ["Frames", "Vis. tokens", "TFLOPs/q"]
+    assert row.split(",")[-3:] == ["8", "640", "12.50"]
