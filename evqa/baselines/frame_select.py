@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from evqa.errors import BackendUnavailableError, ConfigError, ModelError
+from evqa.errors import BackendUnavailableError, ConfigError, InputError, ModelError
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,9 @@ def _thumbnails(frames: np.ndarray, side: int, *, grey: bool) -> np.ndarray:
 def _check_frames(frames) -> np.ndarray:
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
-        raise ValueError(f"frames must be uint8 [N>0, H, W, 3], got {frames.dtype} {frames.shape}")
+        raise InputError(
+            f"frames must be uint8 [N>0, H, W, 3], got {frames.dtype} {frames.shape}", field="frames"
+        )
     return frames
 
 

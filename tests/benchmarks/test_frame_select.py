@@ -14,7 +14,7 @@ from evqa.baselines.frames import Sampling
 from evqa.baselines.runner import run_items
 from evqa.benchmarks.registry import get_benchmark
 from evqa.cli.main import run_command
-from evqa.errors import ConfigError
+from evqa.errors import ConfigError, InputError
 
 from .test_videoespresso import EvidenceReader
 
@@ -35,6 +35,8 @@ def test_registry_and_errors():
         build_selector("clip")
     with pytest.raises(ConfigError, match="at least 1"):
         build_selector("scene_change").select(_grey_frames([0, 1]), None, 0)
+    with pytest.raises(InputError, match="frames must be uint8"):
+        build_selector("uniqueness").select(np.zeros((0, 4, 4, 3), np.uint8), None, 1)
     assert top_k(np.array([1.0, 3.0, 3.0, 0.0]), 2).tolist() == [1, 2]  # ties: the earlier frame
 
 
