@@ -59,17 +59,8 @@ def sampling_used(predictions: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def api_tokens(predictions: Mapping[str, Any]) -> dict[str, int]:
-    """Summed token usage over the records (API models report it)."""
-    total: dict[str, int] = {}
-    for meta in _metas(predictions):
-        for key, value in (meta.get("usage") or {}).items():
-            if isinstance(value, int):
-                total[key] = total.get(key, 0) + value
-    return total
-
-
 def _is_api(adapter: str | None) -> bool:
+    """True when the registry calls `adapter` a remote API model (its token usage is then a cost column)."""
     from evqa.baselines.registry import adapter_facts
     from evqa.errors import ConfigError
 
