@@ -1,12 +1,15 @@
 """GPT adapter (openai client): frames as base64 JPEG image parts, each preceded by its time in seconds.
 
 Reasoning models (o1/o3/o4-*, gpt-5*) take `max_completion_tokens` and no sampling parameters; the others
-get `max_tokens` and temperature 0. The key comes only from OPENAI_API_KEY; the endpoint from `base_url`
+get `max_tokens` and temperature 0. `score_levels` (VQA² quality scoring) asks for one reply token with
+its `top_logprobs` and scores the five level words from them (`evqa.baselines.level_scoring.api_level_response`);
+reasoning models return no log-probabilities and are refused for it. The key comes only from OPENAI_API_KEY; the endpoint from `base_url`
 or OPENAI_BASE_URL. The client's own retries are off: the runner's retry policy owns them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -132,6 +135,43 @@ class GptModel(BaselineModel):
         text = choice.message.content or ""
         meta = {"finish_reason": choice.finish_reason, "response_model": getattr(completion, "model", None)}
         return Response(text=text, usage=_usage(completion.usage), meta=meta)
+
+    def score_levels(self, request: Request) -> Response:
+        """VQA² quality scoring from log-probabilities: the quality question (with the instruction to answer
+        with one level word), one reply token, its `TOP_LOGPROBS` most likely first tokens ->
+        score = sum p_k w_k over the five level words (`level_scoring.api_level_response`)."""
+        from evqa.baselines.base import validate_request
+        from evqa.baselines.level_scoring import TOP_LOGPROBS, api_level_prompt, api_level_response
+
+        if is_reasoning_model(self.model_id):
+            raise ConfigError(
+                f"{self.model_id} returns no log-probabilities: it cannot score quality levels (vqa2_scoring)",
+                field="--model",
+            )
+        validate_request(request, needs_frames=self.needs_frames, needs_video=self.needs_video)
+        asked = dataclasses.replace(request, prompt=api_level_prompt(request.prompt))
+        try:
+            completion = self.client.chat.completions.create(
+                model=self.model_id,
+                messages=build_messages(asked, self.image_detail),
+                timeout=request.timeout,
+                max_tokens=1,
+                temperature=0.0,
+                logprobs=True,
+                top_logprobs=TOP_LOGPROBS,
+            )
+        except Exception as err:  # noqa: BLE001 - translated into the runner's retry vocabulary
+            raise self._translate(err) from None
+        if not getattr(completion, "choices", None):
+            raise RetryableApiError("response has no choices")
+        logprobs = getattr(completion.choices[0], "logprobs", None)
+        content = getattr(logprobs, "content", None) or []
+        if not content or not content[0].top_logprobs:
+            raise ApiError(f"{self.model_id} returned no top_logprobs: it cannot score quality levels")
+        top = [(t.token, float(t.logprob)) for t in content[0].top_logprobs]
+        response = api_level_response(top, _usage(completion.usage))
+        response.meta["response_model"] = getattr(completion, "model", None)
+        return response
 
     def _translate(self, err: Exception) -> Exception:
         openai = self._openai

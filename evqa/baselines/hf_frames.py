@@ -16,7 +16,7 @@ from typing import Any
 
 from evqa import prompts
 from evqa.baselines.base import BaselineModel, Request, Response
-from evqa.errors import BackendUnavailableError, ModelError
+from evqa.errors import BackendUnavailableError, ConfigError, ModelError
 
 
 def image_only_processor(processor_cls: type) -> type:
@@ -244,13 +244,28 @@ class HfFramesModel(BaselineModel):
         replies = self.tokenizer.batch_decode(new, skip_special_tokens=True)
         pad = self.tokenizer.pad_token_id
         prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
+        generated = [int((row != pad).sum()) for row in new]
+        costs = self.query_costs(inputs, images, generated)
         return [
             Response(
                 text=text.strip(),
-                usage={"prompt_tokens": int(p), "completion_tokens": int((row != pad).sum())},
+                usage={"prompt_tokens": int(p), "completion_tokens": g},
+                meta={"cost": cost},
             )
-            for text, p, row in zip(replies, prompt_tokens, new, strict=True)
+            for text, p, g, cost in zip(replies, prompt_tokens, generated, costs, strict=True)
         ]
+
+    def query_costs(self, inputs, images: list, generated: list[int], lm_head_tokens: int | None = None):
+        """Each query's cost record (`evqa.eval.cost.batch_query_costs`): visual tokens, analytic TFLOPs."""
+        from evqa.eval.cost import batch_query_costs
+
+        if not hasattr(self, "_params"):
+            self._params = sum(p.numel() for p in self.model.parameters())
+        try:
+            return batch_query_costs(self.model.config, inputs, [len(i) for i in images], generated_tokens=generated,
+                                     lm_head_tokens=lm_head_tokens, params=self._params)  # fmt: skip
+        except (ConfigError, ValueError) as err:  # a misread config costs the record, not the answer
+            return [{"error": f"cost not computed: {err}"} for _ in images]
 
     def score_levels(self, request: Request) -> Response:
         """VQA² quality scoring: one forward pass, no text generated (`evqa.baselines.level_scoring`)."""
@@ -273,10 +288,13 @@ class HfFramesModel(BaselineModel):
         inputs = self.processor(
             text=texts, images=images if any(images) else None, return_tensors="pt", padding=True
         ).to(self.model.device)
-        with torch.inference_mode():
-            logits = self.model(**inputs).logits[:, -1].float().cpu().numpy()
+        with torch.inference_mode():  # logits of the last position only: one LM-head row per query
+            logits = self.model(**inputs, logits_to_keep=1).logits[:, -1].float().cpu().numpy()
         prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
-        return [
-            level_response(row, tokens, {"prompt_tokens": int(p), "completion_tokens": 0})
-            for row, p in zip(logits, prompt_tokens, strict=True)
-        ]
+        costs = self.query_costs(inputs, images, [0] * len(requests), lm_head_tokens=1)
+        responses = []
+        for row, p, cost in zip(logits, prompt_tokens, costs, strict=True):
+            response = level_response(row, tokens, {"prompt_tokens": int(p), "completion_tokens": 0})
+            response.meta["cost"] = cost
+            responses.append(response)
+        return responses

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from evqa.benchmarks.base import Benchmark, Scores, summary_path
+from evqa.eval.cost import cost_summary
 from evqa.io import write_json_atomic
 
 RUN_KEY = "__run__"
@@ -58,14 +59,15 @@ def sampling_used(predictions: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def api_tokens(predictions: Mapping[str, Any]) -> dict[str, int]:
-    """Summed token usage over the records (API models report it)."""
-    total: dict[str, int] = {}
-    for meta in _metas(predictions):
-        for key, value in (meta.get("usage") or {}).items():
-            if isinstance(value, int):
-                total[key] = total.get(key, 0) + value
-    return total
+def _is_api(adapter: str | None) -> bool:
+    """True when the registry calls `adapter` a remote API model (its token usage is then a cost column)."""
+    from evqa.baselines.registry import adapter_facts
+    from evqa.errors import ConfigError
+
+    try:
+        return bool(adapter) and adapter_facts(adapter).api
+    except ConfigError:  # an adapter this install does not know: not one we can call an API model
+        return False
 
 
 def write_summary(
@@ -83,12 +85,7 @@ def write_summary(
     run = read_run_header(pred_file) or run_from_records(predictions)
     run = {**run, **(extra_run or {})}
     sampling = sampling_used(predictions)
-    cost: dict[str, Any] = {}
-    if "frames" in sampling:
-        cost["frames_fed"] = sampling["frames"]
-    tokens = api_tokens(predictions)
-    if tokens:
-        cost["api_tokens"] = tokens
+    cost = cost_summary(_metas(predictions), api=_is_api(run.get("adapter")))
     summary = benchmark.summary(
         scores, protocol=protocol, files=files, run=run, sampling=sampling, cost=cost or None, ci=ci
     )

@@ -6,8 +6,11 @@ to the JSON's folder (or absolute).
 
 - Prompt: the original's (`evqa.prompts.videoespresso_prompt`); `--with-evidence` (a real boolean flag)
   inserts "Your inference evidence is {evidence}.".
-- Frames (`--frame-rule`): `evqa` = the run's sampling flags; `upstream` = the original's uniform
-  `min(128, int(24 * duration) + 1)` frames; `core` = the item's annotated core frames.
+- Frames (`--frames`, also spelled `--frame-rule`): `evqa` = the run's sampling flags; `upstream` = the
+  original's uniform `min(128, int(24 * duration) + 1)` frames; `core` = the item's annotated core frames.
+- `--frame-selector NAME` (`evqa.baselines.frame_select`): a small model scores the frames the rule drew and
+  keeps `--select-frames K` of them for the answering model; the record's `frame_selection` says which
+  (video frame indices, every candidate's score) and `meta.frames` lists the frames fed.
 - Scoring: `evqa` = EVQA's answer extraction (unparsable counted); `upstream` = the first capital A-D
   anywhere in the reply (so "Answer: (C)" reads as A). Accuracy x100 overall (micro), per task, and the
   mean over tasks; `--no-evidence-pred FILE` scores a second run without evidence and reports the gap.
@@ -47,6 +50,7 @@ TASKS = (
 )
 OPTION_LETTERS = "ABCD"
 FRAME_RULES = ("evqa", "upstream", "core")
+DEFAULT_SELECT_FRAMES = 4
 _FIELDS = ("video_path", "question", "options", "correct_answer", "evidence", "task")
 _OPTION = re.compile(r"^\(([A-D])\)\s*:?\s*(.*)$", re.DOTALL)
 _UPSTREAM_LETTER = re.compile(r"[ABCD]")
@@ -142,13 +146,34 @@ def load_test_json(path: str | os.PathLike) -> list[EspressoItem]:
 class EspressoTask(BenchmarkTask):
     """One call per item: the original prompt (optionally with oracle evidence) on the chosen frames."""
 
-    def __init__(self, records, *, root: Path, with_evidence: bool, frame_rule: str, **kw):
+    def __init__(
+        self,
+        records,
+        *,
+        root: Path,
+        with_evidence: bool,
+        frame_rule: str,
+        selector=None,
+        select_frames: int = DEFAULT_SELECT_FRAMES,
+        **kw,
+    ):
         super().__init__(records, **kw)
         if frame_rule not in FRAME_RULES:
             raise ConfigError(
-                f"unknown frame rule '{frame_rule}' (known: {', '.join(FRAME_RULES)})", field="--frame-rule"
+                f"unknown frame rule '{frame_rule}' (known: {', '.join(FRAME_RULES)})", field="--frames"
+            )
+        if selector is not None and not self.needs_frames:
+            raise ConfigError(
+                "--frame-selector picks sampled frames; this model reads the video file itself",
+                field="--frame-selector",
+            )
+        if select_frames < 1:
+            raise ConfigError(
+                f"--select-frames must be at least 1, got {select_frames}", field="--select-frames"
             )
         self.root, self.with_evidence, self.frame_rule = root, with_evidence, frame_rule
+        self.selector, self.select_frames = selector, int(select_frames)
+        self._selections: dict[str, dict] = {}
 
     def _path(self, relative: str) -> str:
         path = Path(relative)
@@ -164,6 +189,40 @@ class EspressoTask(BenchmarkTask):
         return videoespresso_prompt(record.task, record.question, record.options, evidence)
 
     def frames_of(self, record: EspressoItem, *, decode: bool = True):
+        """The frames fed: the frame rule's, then (with a selector) the `select_frames` it keeps."""
+        if self.selector is None:
+            return self._rule_frames(record, decode=decode)
+        return self._select(record, self._rule_frames(record, decode=True))
+
+    def _select(self, record: EspressoItem, candidates):
+        from evqa.baselines.frames import Frames
+
+        choice = self.selector.select(candidates.frames, record.question, self.select_frames)
+        kept = choice.kept
+        self._selections[str(record.entry_id)] = {
+            **self.selector.describe(),
+            "k": self.select_frames,
+            "candidates": candidates.indices.tolist(),
+            "scores": [round(float(x), 6) for x in choice.scores],
+            "chosen": candidates.indices[kept].tolist(),
+            "chosen_positions": kept.tolist(),
+        }
+        return Frames(candidates.frames[kept], candidates.indices[kept], candidates.timestamps[kept],
+                      candidates.video_fps, candidates.size)  # fmt: skip
+
+    def plan(self, record: EspressoItem) -> dict:
+        out = super().plan(record)
+        if self.selector is not None:
+            out["frame_selection"] = self._selections.pop(str(record.entry_id))
+        return out
+
+    def steps(self, record: EspressoItem):
+        out = yield from super().steps(record)
+        if self.selector is not None:
+            out["frame_selection"] = self._selections.pop(str(record.entry_id))
+        return out
+
+    def _rule_frames(self, record: EspressoItem, *, decode: bool = True):
         from evqa.baselines.frames import Frames, resize_longest
         from evqa.data.video import read_frames, read_image, video_info
 
@@ -281,11 +340,27 @@ class VideoEspresso(Benchmark):
         ),
         Option(
             "frame_rule",
-            ("--frame-rule",),
+            ("--frames", "--frame-rule"),
             "frames fed: evqa (the sampling flags), upstream (min(128, int(24*duration)+1) uniform), "
             "core (the annotated core frames); default evqa",
             type="str",
             default="evqa",
+        ),
+        Option(
+            "frame_selector",
+            ("--frame-selector", "--frame_selector"),
+            "a frame selector model that keeps --select-frames of the frames --frames drew: scene_change, "
+            "uniqueness (pixels only) or clip:CHECKPOINT (frame-question similarity) (default: none, all "
+            "frames fed)",
+            type="str",
+            default=None,
+        ),
+        Option(
+            "select_frames",
+            ("--select-frames", "--select_frames"),
+            f"frames the --frame-selector keeps (default: {DEFAULT_SELECT_FRAMES})",
+            type="int",
+            default=DEFAULT_SELECT_FRAMES,
         ),
     )
     columns = (
@@ -306,11 +381,18 @@ class VideoEspresso(Benchmark):
         return {"test_file": write_synthetic(Path(out_dir) / "videoespresso", seed=seed, num_items=num_items)}
 
     def build_task(self, records, files, *, sampling, options, adapter_cls, max_new_tokens=None):
+        selector = None
+        if options.get("frame_selector"):
+            from evqa.baselines.frame_select import build_selector
+
+            selector = build_selector(options["frame_selector"])
         return EspressoTask(
             records,
             root=Path(files["test_file"]).parent,
             with_evidence=bool(options.get("with_evidence")),
             frame_rule=options.get("frame_rule") or "evqa",
+            selector=selector,
+            select_frames=options.get("select_frames") or DEFAULT_SELECT_FRAMES,
             video_dir=None,
             sampling=sampling,
             prompt_style=getattr(adapter_cls, "prompt_style", "baseline"),

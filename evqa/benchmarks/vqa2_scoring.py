@@ -5,8 +5,10 @@ Data: a labels folder with one `<dataset>.json` per dataset (LSVQ test / 1080p, 
 YouTube-UGC, LIVE-YT-Gaming, or the synthetic ones), each a list of `{"video": path, "mos": number}`; video
 paths are relative to the labels folder's parent (or absolute). MOS scales differ per dataset.
 
-Asking: the adapter method `score_levels` (`evqa.baselines.level_scoring`): no text is generated; an adapter
-without next-token logits is reported unsupported for this benchmark.
+Asking: the adapter method `score_levels` (`evqa.baselines.level_scoring`): no text is generated. Local
+transformers adapters read the five level words' next-token logits; the gpt adapter reads the first reply
+token's OpenAI `top_logprobs`; an adapter with neither (e.g. gemini) is refused for this benchmark with a
+one-line error, never scored some other way.
 Metrics per dataset (`evqa.metrics.correlation.quality_correlations`): SRCC, KRCC, PLCC (raw, what VQA²
 reports), PLCC and RMSE after the 4-parameter logistic fit; the headline values are their means over the
 datasets. Both protocols score the same way (VQA² has no reply parsing to differ in).
@@ -25,7 +27,7 @@ import numpy as np
 from evqa.benchmarks.base import Benchmark, DataFile, ReportColumn, Scores
 from evqa.benchmarks.registry import register_benchmark
 from evqa.benchmarks.task import BenchmarkTask
-from evqa.errors import DataError
+from evqa.errors import ConfigError, DataError
 
 METRIC_KEYS = ("SRCC", "PLCC", "PLCC_fit", "KRCC", "RMSE_fit")
 
@@ -174,6 +176,13 @@ class Vqa2Scoring(Benchmark):
         return {"labels_dir": write_synthetic(Path(out_dir) / "vqa2", seed=seed, num_items=num_items)}
 
     def build_task(self, records, files, *, sampling, options, adapter_cls, max_new_tokens=None):
+        if not callable(getattr(adapter_cls, self.ask_method, None)):
+            name = getattr(adapter_cls, "name", adapter_cls.__name__)
+            raise ConfigError(
+                f"the {name} adapter is unsupported for {self.name}: it exposes neither next-token logits nor "
+                "log-probabilities (supported: the local transformers adapters and gpt)",
+                field="--model",
+            )
         return QualityTask(
             records,
             root=Path(files["labels_dir"]).parent,

@@ -12,6 +12,7 @@ MOS = 5 - level on a 1-5 scale (KoNViD-1k style) for `synth_konvid`, and 100 * (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -63,25 +64,59 @@ def degrade(clip: np.ndarray, kind: str, level: int, rng: np.random.Generator) -
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def write_synthetic(root: Path, *, seed: int = 0, num_items: int | None = None) -> Path:
+def write_synthetic(
+    root: Path, *, seed: int = 0, num_items: int | None = None, degradations: tuple[str, ...] = DEGRADATIONS
+) -> Path:
     """Write `root/labels/<dataset>.json` ([{"video", "mos", "degradation", "level"}], video paths relative
-    to `root`) and the videos under `root/videos/<dataset>/`; `num_items` clips per dataset (default 20 =
-    every degradation at every level). Returns the labels folder."""
+    to `root`) and the videos under `root/videos/<dataset>/`; `num_items` clips per dataset (default: every
+    degradation at every level once), clip i degraded by `degradations[i % len]` at level
+    `(i // len) % 5`. Returns the labels folder."""
     from evqa.data.video import write_video
     from evqa.io import write_json_atomic
 
+    unknown = [d for d in degradations if d not in DEGRADATIONS]
+    if unknown or not degradations:
+        raise ValueError(f"degradations must be some of {', '.join(DEGRADATIONS)}, got {list(degradations)}")
     rng = np.random.default_rng(seed)
-    n = LEVELS * len(DEGRADATIONS) if num_items is None else int(num_items)
+    n = LEVELS * len(degradations) if num_items is None else int(num_items)
     root = Path(root)
     (root / "labels").mkdir(parents=True, exist_ok=True)
     for dataset, mos_of in DATASETS.items():
         (root / "videos" / dataset).mkdir(parents=True, exist_ok=True)
         rows = []
         for i in range(n):
-            kind, level = DEGRADATIONS[i % len(DEGRADATIONS)], (i // len(DEGRADATIONS)) % LEVELS
+            kind, level = degradations[i % len(degradations)], (i // len(degradations)) % LEVELS
             clip = degrade(clean_clip(rng), kind, level, rng)
             video = f"videos/{dataset}/{dataset}_{i:04d}.mp4"
             write_video(root / video, clip, FPS, crf=4)
             rows.append({"video": video, "mos": mos_of(level), "degradation": kind, "level": level})
         write_json_atomic(root / "labels" / f"{dataset}.json", rows)
     return root / "labels"
+
+
+def write_training_jsonl(labels_dir: Path, out: Path, *, words: Sequence[str] | None = None) -> Path:
+    """A `video_qa` training JSONL (`evqa.training.sources.video_qa`; `evqa train`, `model.kind: hf_vlm`)
+    of the synthetic clips under `labels_dir`: the quality question, answered with the answer prefix and
+    the word of the clip's level — "The quality of this video is good" — the reply `score_levels` reads.
+
+    `words`: the five level words, best first (default: each level's first accepted word); give the ones
+    `evqa.baselines.level_scoring.level_token_ids(tokenizer)["words"]` picks so that the trained token is
+    the scored one. Video paths are relative to the labels folder's parent (the `video_root` to give)."""
+    import json
+
+    from evqa.metrics.quality import LEVELS as LEVEL_WORDS
+    from evqa.prompts import QUALITY_ANSWER_PREFIX, quality_question_prompt
+
+    words = list(words or [level[0] for level in LEVEL_WORDS])
+    if len(words) != LEVELS:
+        raise ValueError(f"need {LEVELS} level words, got {words}")
+    lines = []
+    for labels in sorted(Path(labels_dir).glob("*.json")):
+        for i, row in enumerate(json.loads(labels.read_text(encoding="utf-8"))):
+            lines.append({"id": f"{labels.stem}:{i}", "video": row["video"], "question": quality_question_prompt(),
+                          "answer": f"{QUALITY_ANSWER_PREFIX} {words[int(row['level'])]}",
+                          "source": labels.stem})  # fmt: skip
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return out

@@ -5,7 +5,9 @@
     evqa report a.json b.json --delta a --by category        # differences to run 'a', per-category tables
 
 One row per file, named from its run header (model, checkpoint, sampling; else the file name); the
-benchmark's headline columns, best value per column in bold, cost columns where present. The table is a pure
+benchmark's headline columns, best value per column in bold, cost columns where present (a summary's
+`cost`: parameters, frames fed, visual tokens and analytic TFLOPs per query of local models, API tokens per
+query of API models). The table is a pure
 function of the JSONs (`evqa.eval.tables`).
 """
 
@@ -37,10 +39,15 @@ MCQ_COLUMNS = (
     Column("overall", "Overall"),
     Column("evidence_backed", "EB-Acc"),
 )
+# from a summary's `cost` (`evqa.eval.cost.cost_summary`): frames fed (median), per query the visual tokens
+# and analytic TFLOPs of a local model, its parameters, and an API model's prompt / completion tokens
 COST_COLUMNS = (
+    Column("params_m", "Params (M)", better=None, digits=1),
     Column("frames_fed", "Frames", better=None, digits=0),
     Column("visual_tokens", "Vis. tokens", better=None, digits=0),
     Column("tflops_per_query", "TFLOPs/q", better=None, digits=2),
+    Column("api_prompt_tokens_per_query", "API in tok/q", better=None, digits=0),
+    Column("api_completion_tokens_per_query", "API out tok/q", better=None, digits=0),
 )
 BY_CHOICES = ("source", "category", "task")
 
@@ -89,7 +96,9 @@ def _gen(path: str, data: dict) -> RunTable:
         key[3:]: data[key] for key in ("by_source", "by_category") if isinstance(data.get(key), dict)
     }
     name = run_name(data.get("run"), (data.get("metadata") or {}).get("pred_file") or path)
-    return RunTable(path, f"st_evidence_gen ({data.get('protocol', 'evqa')})", name, values, GEN_COLUMNS,
+    columns = list(GEN_COLUMNS)
+    _add_cost(_sibling_cost(path, data), values, columns)
+    return RunTable(path, f"st_evidence_gen ({data.get('protocol', 'evqa')})", name, values, tuple(columns),
                     dict(data.get("ci") or {}), breakdowns)  # fmt: skip
 
 
@@ -99,8 +108,34 @@ def _mcq(path: str, data: dict) -> RunTable:
               "evidence_backed": (data.get("evidence_backed") or {}).get("accuracy")}  # fmt: skip
     tasks = {t: {"qa": data[k]["accuracy"]} for t, k in (("qa", "qa"), ("time_evidence", "temporal"),
                                                           ("spatial_evidence", "spatial"))}  # fmt: skip
-    return RunTable(path, "st_evidence_mcq", run_name(data.get("run"), path), values, MCQ_COLUMNS,
+    columns = list(MCQ_COLUMNS)
+    _add_cost(_sibling_cost(path, data), values, columns)
+    return RunTable(path, "st_evidence_mcq", run_name(data.get("run"), path), values, tuple(columns),
                     dict(data.get("ci") or {}), {"task": tasks})  # fmt: skip
+
+
+def _add_cost(cost: dict, values: dict, columns: list) -> None:
+    """The cost columns `cost` (a summary's `cost` block) has values for, appended in `COST_COLUMNS` order."""
+    for col in COST_COLUMNS:
+        if isinstance(cost.get(col.key), int | float):
+            values[col.key] = cost[col.key]
+            columns.append(col)
+
+
+def _sibling_cost(path: str, data: dict) -> dict:
+    """The `cost` of the summary `evqa eval` wrote beside an ST-Evidence results JSON (`<pred stem>.summary.json`
+    next to `<pred stem>_eval.json` / `_metrics.json`, or next to the prediction file it names)."""
+    results = Path(path)
+    stems = [results.stem[: -len(s)] for s in ("_eval", "_metrics") if results.stem.endswith(s)]
+    candidates = [results.with_name(f"{stem}.summary.json") for stem in stems]
+    pred = (data.get("metadata") or {}).get("pred_file")
+    if isinstance(pred, str) and pred:
+        candidates.append(Path(pred).with_name(f"{Path(pred).stem}.summary.json"))
+    for candidate in candidates:
+        if candidate.is_file():
+            summary = read_json(candidate, error=InputError)
+            return dict(summary.get("cost") or {}) if isinstance(summary, dict) else {}
+    return {}
 
 
 def _summary(path: str, data: dict) -> RunTable:
@@ -111,11 +146,7 @@ def _summary(path: str, data: dict) -> RunTable:
             Column(spec["key"], spec.get("label") or spec["key"], better, int(spec.get("digits", 2)))
         )
     values = dict(data.get("metrics") or {})
-    cost = data.get("cost") or {}
-    for col in COST_COLUMNS:
-        if isinstance(cost.get(col.key), int | float):
-            values[col.key] = cost[col.key]
-            columns.append(col)
+    _add_cost(data.get("cost") or {}, values, columns)
     return RunTable(path, str(data.get("benchmark")), run_name(data.get("run"), path), values, tuple(columns),
                     {k: list(v) for k, v in (data.get("ci") or {}).items()}, dict(data.get("breakdowns") or {}))  # fmt: skip
 

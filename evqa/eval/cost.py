@@ -228,3 +228,136 @@ def query_flops(
         visual_tokens=n_visual,
         generated_tokens=int(generated_tokens),
     )
+
+
+# --- per query, from a local model's inputs -----------------------------------------------------------
+
+
+def _visual_token_ids(config) -> set[int]:
+    """The placeholder token ids a VLM expands into visual tokens (image / video tokens of its config)."""
+    ids = set()
+    for name in ("image_token_id", "image_token_index", "video_token_id", "video_token_index"):
+        value = _get(config, name)
+        if isinstance(value, int) and value >= 0:
+            ids.add(value)
+    return ids
+
+
+def flops_supported(config) -> bool:
+    """True when `query_flops` knows the model family (Qwen2.5-VL, Qwen3-VL)."""
+    vision = _get(config, "vision_config")
+    if vision is None or _get(config, "text_config") is None:
+        return False
+    try:
+        _family(vision)
+    except ConfigError:
+        return False
+    return True
+
+
+def local_query_cost(
+    config,
+    input_ids: Sequence[int],
+    *,
+    grid_thw: Sequence[Sequence[int]] = (),
+    generated_tokens: int = 0,
+    lm_head_tokens: int | None = None,
+    params: int | None = None,
+) -> dict:
+    """The cost record of one query of a local model: prompt and visual tokens (visual = the image / video
+    placeholder tokens in its prompt), and for the families `query_flops` covers the analytic FLOPs by part
+    and `tflops`; other families get `tflops: None` (not estimated, never guessed).
+
+    Args:
+        input_ids: the query's prompt token ids, padding removed.
+        grid_thw: (t, h, w) in patches of each image the query holds (Qwen processors' `image_grid_thw`).
+    """
+    ids = [int(i) for i in input_ids]
+    visual_ids = _visual_token_ids(config)
+    n_visual = sum(1 for i in ids if i in visual_ids)
+    out: dict = {
+        "prompt_tokens": len(ids),
+        "visual_tokens": n_visual,
+        "generated_tokens": int(generated_tokens),
+    }
+    if params is not None:
+        out["params"] = int(params)
+    if not flops_supported(config):
+        out["tflops"] = None
+        return out
+    flops = query_flops(config, text_tokens=len(ids) - n_visual, grid_thw=grid_thw,
+                        generated_tokens=generated_tokens, lm_head_tokens=lm_head_tokens)  # fmt: skip
+    if flops.visual_tokens != n_visual:
+        raise ValueError(f"the grids give {flops.visual_tokens} visual tokens, the prompt holds {n_visual}")
+    return {**out, "tflops": flops.tflops, "flops": flops.as_dict()}
+
+
+def batch_query_costs(
+    config,
+    inputs,
+    images_per_query: Sequence[int],
+    *,
+    generated_tokens: Sequence[int] | None = None,
+    lm_head_tokens: int | None = None,
+    params: int | None = None,
+) -> list[dict]:
+    """`local_query_cost` of each query of a padded processor batch (`input_ids`, `attention_mask`, and
+    `image_grid_thw` when the processor gives one: its rows are the batch's images in order)."""
+    ids, mask = inputs["input_ids"].tolist(), inputs["attention_mask"].tolist()
+    grids = inputs.get("image_grid_thw") if hasattr(inputs, "get") else None
+    grids = [] if grids is None else grids.tolist()
+    generated = list(generated_tokens) if generated_tokens is not None else [0] * len(ids)
+    costs, start = [], 0
+    for row, keep, n_images, gen in zip(ids, mask, images_per_query, generated, strict=True):
+        mine = grids[start : start + n_images] if grids else []
+        start += n_images
+        tokens = [t for t, m in zip(row, keep, strict=True) if m]
+        costs.append(local_query_cost(config, tokens, grid_thw=mine, generated_tokens=int(gen),
+                                      lm_head_tokens=lm_head_tokens, params=params))  # fmt: skip
+    return costs
+
+
+# --- per run, from the prediction records -------------------------------------------------------------
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(sum(values) / len(values)) if values else None
+
+
+def cost_summary(metas: Sequence[Mapping], *, api: bool) -> dict:
+    """The `cost` block of a summary from the records' `meta`: frames fed (median), and per query the mean
+    visual tokens and analytic TFLOPs (local models whose records carry `cost`), the model's parameters, and
+    API token usage (summed and per query) for API models. Keys without data are left out."""
+    import statistics
+
+    out: dict = {}
+    frames = [len(m["frames"]) for m in metas if isinstance(m.get("frames"), list)]
+    if frames:
+        out["frames_fed"] = statistics.median(frames)
+    costs = [m["cost"] for m in metas if isinstance(m.get("cost"), Mapping)]
+    visual = [c["visual_tokens"] for c in costs if isinstance(c.get("visual_tokens"), int)]
+    tflops = [c["tflops"] for c in costs if isinstance(c.get("tflops"), int | float)]
+    params = {c["params"] for c in costs if isinstance(c.get("params"), int)}
+    if visual:
+        out["visual_tokens"] = _mean(visual)
+    if tflops:
+        out["tflops_per_query"] = _mean(tflops)
+        if len(tflops) < len(costs):
+            out["tflops_queries"] = len(tflops)
+    elif costs:
+        out["tflops_per_query"] = None  # a local model whose family the formula does not cover
+    if len(params) == 1:
+        out["params_m"] = params.pop() / 1e6
+    usage = [m["usage"] for m in metas if isinstance(m.get("usage"), Mapping)]
+    totals: dict[str, int] = {}
+    for u in usage:
+        for key, value in u.items():
+            if isinstance(value, int):
+                totals[key] = totals.get(key, 0) + value
+    if totals:
+        out["api_tokens"] = totals
+    if api and usage:
+        for key in ("prompt_tokens", "completion_tokens"):
+            if key in totals:
+                out[f"api_{key}_per_query"] = totals[key] / len(usage)
+    return out

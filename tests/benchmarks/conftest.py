@@ -71,3 +71,40 @@ class VerdictGemini(FakeGemini):
         out = {"candidates": [{"content": {"role": "model", "parts": [{"text": self.verdict}]}, "finishReason": "STOP"}],
                "usageMetadata": {"promptTokenCount": 80, "candidatesTokenCount": 9, "totalTokenCount": 89}}  # fmt: skip
         self.send(handler, 200, json.dumps(out))
+
+
+class LogprobOpenAI(FakeOpenAI):
+    """Fake OpenAI server for `logprobs` requests: the first reply token's `top_logprobs` are `script` (a
+    list of (token, log p)), or `script_of(body)` when given (e.g. from the request's first frame). Other
+    requests get the cooperative fake's replies; `logprob_bodies` keeps the logprobs requests' JSON."""
+
+    def __init__(self, script=None, script_of=None, **kw):
+        super().__init__(**kw)
+        self.script, self.script_of = script or [], script_of
+        self.logprob_bodies: list[dict] = []
+
+    def answer(self, handler, raw: bytes):
+        body = json.loads(raw)
+        if not body.get("logprobs"):
+            return super().answer(handler, raw)
+        with self.lock:
+            self.logprob_bodies.append(body)
+        top = self.script_of(body) if self.script_of else self.script
+        content = [{"token": top[0][0], "logprob": top[0][1], "bytes": None,
+                    "top_logprobs": [{"token": t, "logprob": lp, "bytes": None} for t, lp in top]}]  # fmt: skip
+        out = {
+            "id": "chatcmpl-logprobs",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": top[0][0]},
+                    "logprobs": {"content": content},
+                    "finish_reason": "length",
+                }
+            ],  # fmt: skip
+            "usage": {"prompt_tokens": 120, "completion_tokens": 1, "total_tokens": 121},
+        }
+        self.send(handler, 200, json.dumps(out))

@@ -55,6 +55,24 @@ def test_token_rule_single_then_first_token_recorded():
     }
 
 
+def test_token_rule_reads_each_word_where_it_follows_the_answer_prefix():
+    from evqa.model.tokenizer import build_tiny_tokenizer
+    from evqa.prompts import QUALITY_ANSWER_PREFIX
+
+    tok = build_tiny_tokenizer()
+    got = level_token_ids(tok)
+    head = len(tok.encode(QUALITY_ANSWER_PREFIX, add_special_tokens=False))
+    after = {
+        w: tok.encode(f"{QUALITY_ANSWER_PREFIX} {w}", add_special_tokens=False)[head]
+        for w in ("good", "low", "bad")
+    }
+    # after the prefix "low" starts with the very token "good" starts with, so the last level reads "bad"
+    assert after["low"] == after["good"] == got["ids"][1] and got["ids"][4] == after["bad"] != after["low"]
+    assert got["words"] == ["high", "good", "fair", "poor", "bad"] and set(got["rule"]) == {"first_token"}
+    for token, word in zip(got["ids"], got["words"], strict=True):
+        assert tok.encode(f"{QUALITY_ANSWER_PREFIX} {word}", add_special_tokens=False)[head] == token
+
+
 def test_degradations_are_graded_and_pristine_is_untouched():
     rng = np.random.default_rng(0)
     clip = clean_clip(rng)
