@@ -124,15 +124,20 @@ class GeminiModel(BaselineModel):
                 contents.append(types.Content(role="model", parts=[types.Part(text=model_reply)]))
         return contents
 
-    def generate_inner(self, request: Request) -> Response:
+    def complete(
+        self, contents, *, timeout: float | None, system: str | None = None, temperature: float | None = None
+    ) -> Response:
+        """One `generate_content` call for this model in the runner's error vocabulary (client errors
+        translated; a reply without text is retryable): the reply's text, token usage and finish reason.
+        `system` is a system instruction and `temperature` overrides the adapter's (the LLM judge's)."""
         types = self.types
-        http = types.HttpOptions(timeout=int(request.timeout * 1000)) if request.timeout else None
+        http = types.HttpOptions(timeout=int(timeout * 1000)) if timeout else None
         # no max_output_tokens: Gemini 2.5 counts its thinking in it, and a short cap ends replies early
-        config = types.GenerateContentConfig(temperature=self.temperature, http_options=http)
+        temperature = self.temperature if temperature is None else temperature
+        config = types.GenerateContentConfig(temperature=temperature, http_options=http,
+                                             **({"system_instruction": system} if system else {}))  # fmt: skip
         try:
-            reply = self.client.models.generate_content(
-                model=self.model_id, contents=self.contents(request), config=config
-            )
+            reply = self.client.models.generate_content(model=self.model_id, contents=contents, config=config)
         except Exception as err:  # noqa: BLE001 - translated into the runner's retry vocabulary
             raise self._translate(err) from None
         text = reply.text
@@ -150,6 +155,9 @@ class GeminiModel(BaselineModel):
             usage={k: int(v) for k, v in counts.items() if isinstance(v, int)},
             meta={"finish_reason": str(finish) if finish is not None else None},
         )
+
+    def generate_inner(self, request: Request) -> Response:
+        return self.complete(self.contents(request), timeout=request.timeout)
 
     def _translate(self, err: Exception) -> Exception:
         from google.genai import errors

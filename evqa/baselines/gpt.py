@@ -57,7 +57,8 @@ def build_messages(request: Request, image_detail: str = "auto") -> list[dict[st
     return messages
 
 
-def _usage(usage: Any) -> dict[str, int]:
+def completion_usage(usage: Any) -> dict[str, int]:
+    """Token counts of an OpenAI `usage` object (prompt, completion, total; reasoning where given)."""
     if usage is None:
         return {}
     out = {
@@ -119,22 +120,30 @@ class GptModel(BaselineModel):
             return {"max_completion_tokens": max_new_tokens + self.reasoning_budget}
         return {"max_tokens": max_new_tokens, "temperature": self.temperature}
 
-    def generate_inner(self, request: Request) -> Response:
+    def complete(self, messages: list[dict[str, Any]], *, timeout: float | None, **kwargs: Any):
+        """One `chat.completions.create` call for this model in the runner's error vocabulary: client errors
+        become RetryableApiError / AuthenticationError / ApiError, a reply without choices is retryable.
+        Returns the completion (used by `generate`, `score_levels` and the LLM judge)."""
         try:
             completion = self.client.chat.completions.create(
-                model=self.model_id,
-                messages=build_messages(request, self.image_detail),
-                timeout=request.timeout,
-                **self.generation_kwargs(self.budget([request])),
+                model=self.model_id, messages=messages, timeout=timeout, **kwargs
             )
         except Exception as err:  # noqa: BLE001 - translated into the runner's retry vocabulary
             raise self._translate(err) from None
         if not getattr(completion, "choices", None):
             raise RetryableApiError("response has no choices")
+        return completion
+
+    def generate_inner(self, request: Request) -> Response:
+        completion = self.complete(
+            build_messages(request, self.image_detail),
+            timeout=request.timeout,
+            **self.generation_kwargs(self.budget([request])),
+        )
         choice = completion.choices[0]
         text = choice.message.content or ""
         meta = {"finish_reason": choice.finish_reason, "response_model": getattr(completion, "model", None)}
-        return Response(text=text, usage=_usage(completion.usage), meta=meta)
+        return Response(text=text, usage=completion_usage(completion.usage), meta=meta)
 
     def score_levels(self, request: Request) -> Response:
         """VQA² quality scoring from log-probabilities: the quality question (with the instruction to answer
@@ -150,26 +159,20 @@ class GptModel(BaselineModel):
             )
         validate_request(request, needs_frames=self.needs_frames, needs_video=self.needs_video)
         asked = dataclasses.replace(request, prompt=api_level_prompt(request.prompt))
-        try:
-            completion = self.client.chat.completions.create(
-                model=self.model_id,
-                messages=build_messages(asked, self.image_detail),
-                timeout=request.timeout,
-                max_tokens=1,
-                temperature=0.0,
-                logprobs=True,
-                top_logprobs=TOP_LOGPROBS,
-            )
-        except Exception as err:  # noqa: BLE001 - translated into the runner's retry vocabulary
-            raise self._translate(err) from None
-        if not getattr(completion, "choices", None):
-            raise RetryableApiError("response has no choices")
+        completion = self.complete(
+            build_messages(asked, self.image_detail),
+            timeout=request.timeout,
+            max_tokens=1,
+            temperature=0.0,
+            logprobs=True,
+            top_logprobs=TOP_LOGPROBS,
+        )
         logprobs = getattr(completion.choices[0], "logprobs", None)
         content = getattr(logprobs, "content", None) or []
         if not content or not content[0].top_logprobs:
             raise ApiError(f"{self.model_id} returned no top_logprobs: it cannot score quality levels")
         top = [(t.token, float(t.logprob)) for t in content[0].top_logprobs]
-        response = api_level_response(top, _usage(completion.usage))
+        response = api_level_response(top, completion_usage(completion.usage))
         response.meta["response_model"] = getattr(completion, "model", None)
         return response
 

@@ -94,23 +94,15 @@ class OpenAiJudge(JudgeClient):
         self.default_concurrency = model.default_concurrency
 
     def ask(self, system, user, timeout):
-        from evqa.baselines.gpt import _usage
+        from evqa.baselines.gpt import completion_usage
 
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        try:
-            completion = self.model.client.chat.completions.create(
-                model=self.model_id,
-                messages=messages,
-                timeout=timeout,
-                **self.model.generation_kwargs(JUDGE_MAX_TOKENS),
-            )
-        except Exception as err:  # noqa: BLE001 - the adapter maps it onto the retry vocabulary
-            raise self.model._translate(err) from None
-        if not getattr(completion, "choices", None):
-            from evqa.baselines.retry import RetryableApiError
-
-            raise RetryableApiError("response has no choices")
-        return Response(text=completion.choices[0].message.content or "", usage=_usage(completion.usage))
+        completion = self.model.complete(
+            messages, timeout=timeout, **self.model.generation_kwargs(JUDGE_MAX_TOKENS)
+        )
+        return Response(
+            text=completion.choices[0].message.content or "", usage=completion_usage(completion.usage)
+        )
 
 
 class GeminiJudge(JudgeClient):
@@ -122,25 +114,7 @@ class GeminiJudge(JudgeClient):
         self.default_concurrency = model.default_concurrency
 
     def ask(self, system, user, timeout):
-        types = self.model.types
-        http = types.HttpOptions(timeout=int(timeout * 1000)) if timeout else None
-        config = types.GenerateContentConfig(system_instruction=system, temperature=0.0, http_options=http)
-        try:
-            reply = self.model.client.models.generate_content(
-                model=self.model_id, contents=user, config=config
-            )
-        except Exception as err:  # noqa: BLE001
-            raise self.model._translate(err) from None
-        usage = getattr(reply, "usage_metadata", None)
-        counts = {}
-        if usage is not None:
-            for key, name in (
-                ("prompt_token_count", "prompt_tokens"),
-                ("candidates_token_count", "completion_tokens"),
-            ):
-                if isinstance(getattr(usage, key, None), int):
-                    counts[name] = int(getattr(usage, key))
-        return Response(text=reply.text or "", usage=counts)
+        return self.model.complete(user, timeout=timeout, system=system, temperature=0.0)
 
 
 class LocalChatJudge(JudgeClient):
