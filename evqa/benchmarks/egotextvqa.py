@@ -27,7 +27,7 @@ from typing import Any
 from evqa import prompts
 from evqa.benchmarks.base import Benchmark, DataFile, Option, ReportColumn, Scores
 from evqa.benchmarks.registry import register_benchmark
-from evqa.benchmarks.task import BenchmarkTask
+from evqa.benchmarks.task import BenchmarkTask, task_kwargs
 from evqa.errors import ConfigError, DataError
 from evqa.io import read_json
 
@@ -261,10 +261,8 @@ class JudgedOpenQa(Benchmark):
             video_dir=files["video_dir"],
             realtime=bool(options.get("realtime")),
             offset_s=float(options.get("realtime_offset") or REALTIME_OFFSET_S),
-            sampling=sampling,
             prompt_style="baseline",
-            needs_frames=adapter_cls.needs_frames,
-            max_new_tokens=max_new_tokens,
+            **task_kwargs(adapter_cls, sampling, max_new_tokens, prompt_style=False),
         )
 
     def score(self, records, predictions, *, protocol="evqa", options=None) -> Scores:

@@ -33,6 +33,7 @@ from evqa.benchmarks.povqa_common import (
     write_srt,
 )
 from evqa.benchmarks.registry import register_benchmark
+from evqa.benchmarks.task import task_kwargs
 from evqa.errors import ConfigError, DataError
 from evqa.metrics.text import OVERLAP_METRICS, REASONING_SUFFIX, TEXT_METRICS
 
@@ -192,10 +193,8 @@ class ReasonVqa(Benchmark):
             files=files,
             options=options,
             video_dir=files["video_dir"],
-            sampling=sampling,
-            needs_frames=adapter_cls.needs_frames,
-            max_new_tokens=max_new_tokens,
             interleaves_frame_texts=getattr(adapter_cls, "interleaves_frame_texts", False),
+            **task_kwargs(adapter_cls, sampling, max_new_tokens, prompt_style=False),
         )
 
     def score(self, records, predictions, *, protocol="evqa", options=None) -> Scores:

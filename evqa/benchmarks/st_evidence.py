@@ -14,6 +14,7 @@ from typing import Any
 
 from evqa.benchmarks.base import Benchmark, DataFile, ReportColumn, Scores
 from evqa.benchmarks.registry import register_benchmark
+from evqa.benchmarks.task import task_kwargs
 
 GEN_FILES = (
     DataFile(
@@ -143,7 +144,8 @@ class StEvidenceGen(Benchmark):
             records,
             mode=options.get("mode") or "single-turn",
             mask_dir=options.get("pred_mask_dir"),
-            **_task_kwargs(files, sampling, adapter_cls, max_new_tokens),
+            video_dir=files.get("video_dir"),
+            **task_kwargs(adapter_cls, sampling, max_new_tokens),
         )
 
     def evaluate(self, files, pred_file, *, protocol="evqa", options=None):
@@ -248,7 +250,8 @@ class StEvidenceMcq(Benchmark):
             records,
             tasks=expand_mcq_task(options.get("mcq_task") or "all"),
             mask_file=files.get("mask_file"),
-            **_task_kwargs(files, sampling, adapter_cls, max_new_tokens),
+            video_dir=files.get("video_dir"),
+            **task_kwargs(adapter_cls, sampling, max_new_tokens),
         )
 
     def evaluate(self, files, pred_file, *, protocol="evqa", options=None):
@@ -297,13 +300,6 @@ class StEvidenceMcq(Benchmark):
         counts["missing"] = missing
         counts["judge_error"] = 0
         return Scores(metrics, breakdowns, counts, {}, dict(results))
-
-
-def _task_kwargs(files, sampling, adapter_cls, max_new_tokens) -> dict[str, Any]:
-    """What both ST-Evidence tasks take from the located files, the sampling and the adapter class."""
-    return {"video_dir": files.get("video_dir"), "sampling": sampling,
-            "prompt_style": getattr(adapter_cls, "prompt_style", "baseline"),
-            "needs_frames": adapter_cls.needs_frames, "max_new_tokens": max_new_tokens}  # fmt: skip
 
 
 def _str(path: os.PathLike | None) -> str | None:

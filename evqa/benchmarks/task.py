@@ -68,6 +68,19 @@ class AdapterCaller(ModelCaller):
         return out
 
 
+def task_kwargs(
+    adapter_cls, sampling, max_new_tokens: int | None, *, prompt_style: bool = True
+) -> dict[str, Any]:
+    """What every benchmark task takes from the adapter class and the run: the sampling, whether frames
+    are decoded (`needs_frames`), the token budget and, with `prompt_style`, the adapter's prompt style
+    (models trained on their own prompt, e.g. `ours`; others get the baseline prompt)."""
+    out: dict[str, Any] = {"sampling": sampling, "needs_frames": adapter_cls.needs_frames,
+                           "max_new_tokens": max_new_tokens}  # fmt: skip
+    if prompt_style:
+        out["prompt_style"] = getattr(adapter_cls, "prompt_style", "baseline")
+    return out
+
+
 def load_frames_until(video: str, sampling, end_s: float | None, *, decode: bool = True) -> Frames:
     """Sample `video` as `sampling` says, but only from the part before `end_s` seconds (None: the whole
     video) — the real-time protocol's cut. Timestamps are seconds on the video's own timeline."""

@@ -31,6 +31,7 @@ from evqa.benchmarks.povqa_common import (
     write_srt,
 )
 from evqa.benchmarks.registry import register_benchmark
+from evqa.benchmarks.task import task_kwargs
 from evqa.errors import ConfigError, DataError
 
 NUM_OPTIONS = 5
@@ -163,9 +164,9 @@ class Tvqa(Benchmark):
         if folder_fps <= 0:
             raise ConfigError(f"--frames-fps must be positive, got {folder_fps:g}", field="--frames-fps")
         sampling = dataclasses.replace(sampling, folder_fps=folder_fps)
-        return TvqaTask(records, files=files, options=options, video_dir=files["frames_dir"], sampling=sampling,
-                        needs_frames=adapter_cls.needs_frames, max_new_tokens=max_new_tokens,
-                        interleaves_frame_texts=getattr(adapter_cls, "interleaves_frame_texts", False))  # fmt: skip
+        return TvqaTask(records, files=files, options=options, video_dir=files["frames_dir"],
+                        interleaves_frame_texts=getattr(adapter_cls, "interleaves_frame_texts", False),
+                        **task_kwargs(adapter_cls, sampling, max_new_tokens, prompt_style=False))  # fmt: skip
 
     def score(self, records, predictions, *, protocol="evqa", options=None) -> Scores:
         return score_mcq(records, predictions)

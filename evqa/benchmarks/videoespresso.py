@@ -29,7 +29,7 @@ import numpy as np
 
 from evqa.benchmarks.base import Benchmark, DataFile, Option, ReportColumn, Scores
 from evqa.benchmarks.registry import register_benchmark
-from evqa.benchmarks.task import BenchmarkTask
+from evqa.benchmarks.task import BenchmarkTask, task_kwargs
 from evqa.errors import ConfigError, DataError
 
 TASKS = (
@@ -394,10 +394,7 @@ class VideoEspresso(Benchmark):
             selector=selector,
             select_frames=options.get("select_frames") or DEFAULT_SELECT_FRAMES,
             video_dir=None,
-            sampling=sampling,
-            prompt_style=getattr(adapter_cls, "prompt_style", "baseline"),
-            needs_frames=adapter_cls.needs_frames,
-            max_new_tokens=max_new_tokens,
+            **task_kwargs(adapter_cls, sampling, max_new_tokens),
         )
 
     def evaluate(self, files, pred_file, *, protocol="evqa", options=None):

@@ -26,7 +26,7 @@ import numpy as np
 
 from evqa.benchmarks.base import Benchmark, DataFile, ReportColumn, Scores
 from evqa.benchmarks.registry import register_benchmark
-from evqa.benchmarks.task import BenchmarkTask
+from evqa.benchmarks.task import BenchmarkTask, task_kwargs
 from evqa.errors import ConfigError, DataError
 
 METRIC_KEYS = ("SRCC", "PLCC", "PLCC_fit", "KRCC", "RMSE_fit")
@@ -187,10 +187,7 @@ class Vqa2Scoring(Benchmark):
             records,
             root=Path(files["labels_dir"]).parent,
             video_dir=None,
-            sampling=sampling,
-            prompt_style=getattr(adapter_cls, "prompt_style", "baseline"),
-            needs_frames=adapter_cls.needs_frames,
-            max_new_tokens=max_new_tokens,
+            **task_kwargs(adapter_cls, sampling, max_new_tokens),
         )
 
     def score(self, records, predictions, *, protocol="evqa", options=None):
