@@ -118,6 +118,11 @@ class EvqaModelMixin:
         """Qwen2.5-VL: the rope rule of `config.mrope_text_positions` (see `evqa.model.rope`)."""
         install_rope_rule(self.model, config.mrope_text_positions)
 
+    def _ids_with_embeds(self, input_ids, inputs_embeds, position_ids, **inputs):
+        """(input_ids, position_ids) for the backbone's forward when `<|ref|>` / `<|mem|>` inputs gave
+        `inputs_embeds`: Qwen2.5-VL takes both and computes its positions from the ids."""
+        return input_ids, position_ids
+
     def _keep_final_norm_input(self, module, args):
         self._final_norm_input = args[0]
         if self._final_norm_trace is not None:  # generation: the prompt's states, then each step's
@@ -377,8 +382,15 @@ class EvqaModelMixin:
         if inputs_embeds is None and input_ids is not None and (refs is not None or mem_features is not None):
             inputs_embeds = self.embed_inputs(input_ids, refs, mem_features)
         want_masks = labels is not None and sam2_pixel_values is not None and mask_targets is not None
+        llm_ids, position_ids = input_ids, position_ids
+        if inputs_embeds is not None and input_ids is not None:
+            llm_ids, position_ids = self._ids_with_embeds(
+                input_ids, inputs_embeds, position_ids, attention_mask=attention_mask,
+                past_key_values=past_key_values, image_grid_thw=image_grid_thw, video_grid_thw=video_grid_thw,
+                mm_token_type_ids=mm_token_type_ids,
+            )  # fmt: skip
         out = super().forward(
-            input_ids=input_ids,
+            input_ids=llm_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
             past_key_values=past_key_values,

@@ -25,6 +25,15 @@ class EvqaQwen3VLForConditionalGeneration(EvqaModelMixin, Qwen3VLForConditionalG
     merger_input_module = "model.visual.merger.linear_fc1"
     _no_split_modules = [*Qwen3VLForConditionalGeneration._no_split_modules, *EVQA_NO_SPLIT_MODULES]
 
+    def _ids_with_embeds(self, input_ids, inputs_embeds, position_ids, **inputs):
+        """Qwen3-VL takes input_ids or inputs_embeds, not both: the 3-D positions are computed here from the
+        ids (as its forward would), then only the embeddings go in; vision placeholders are found by their
+        (unchanged) token embedding."""
+        if position_ids is None:
+            position_ids = self.model.compute_3d_position_ids(input_ids=input_ids, inputs_embeds=inputs_embeds,
+                                                              **inputs)  # fmt: skip
+        return None, position_ids
+
     def _install_rope_rule(self, config) -> None:
         """Qwen3-VL's own positions: its vision blocks are single temporal patches, for which transformers
         4.53's and 5's rules for the text after a block agree (see `EvqaOptions.mrope_text_positions`)."""
