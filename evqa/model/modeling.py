@@ -95,6 +95,7 @@ class EvqaModelMixin:
     change the rope positions (`_install_rope_rule`)."""
 
     merger_input_module = "model.visual.merger.mlp"
+    takes_second_per_grid = True  # Qwen2.5-VL's seconds per temporal patch (rope positions in real time)
 
     def __init__(self, config):
         super().__init__(config)
@@ -354,6 +355,7 @@ class EvqaModelMixin:
         image_grid_thw: torch.LongTensor | None = None,
         video_grid_thw: torch.LongTensor | None = None,
         mm_token_type_ids: torch.IntTensor | None = None,
+        second_per_grid_ts: torch.Tensor | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         sam2_pixel_values=None,
         mask_targets=None,
@@ -367,8 +369,8 @@ class EvqaModelMixin:
         **kwargs,
     ) -> EvqaOutput:
         """The backbone's inputs (input_ids [B,L], attention_mask, labels [B,L] with -100 outside targets,
-        pixel_values_videos, video_grid_thw [V,3], mm_token_type_ids [B,L], ...; Qwen2.5-VL's
-        second_per_grid_ts [V] s and any other backbone-only input pass through `kwargs`) plus EVQA's
+        pixel_values_videos, video_grid_thw [V,3], mm_token_type_ids [B,L], Qwen2.5-VL's second_per_grid_ts
+        [V] s, ...; other backbone-only inputs pass through `kwargs`) plus EVQA's
         (per-sample lists, as `EvqaProcessor.collate` makes them): sam2_pixel_values [T,3,S,S], mask_targets
         bool [T,H,W] (the first target `<|seg|>`) or [T,O,H,W] (every `<|seg|>` of the input) or None,
         mask_valid bool [T] (False: frame not annotated), ref_boxes [R,4] (0..1) and ref_times [R]
@@ -382,7 +384,12 @@ class EvqaModelMixin:
         if inputs_embeds is None and input_ids is not None and (refs is not None or mem_features is not None):
             inputs_embeds = self.embed_inputs(input_ids, refs, mem_features)
         want_masks = labels is not None and sam2_pixel_values is not None and mask_targets is not None
-        llm_ids, position_ids = input_ids, position_ids
+        if second_per_grid_ts is not None:  # explicit in the signature: `generate` checks inputs by name
+            if not self.takes_second_per_grid:
+                raise InputError("second_per_grid_ts is a Qwen2.5-VL input; this backbone reads frame times "
+                                 "from the text", field="second_per_grid_ts")  # fmt: skip
+            kwargs["second_per_grid_ts"] = second_per_grid_ts
+        llm_ids = input_ids
         if inputs_embeds is not None and input_ids is not None:
             llm_ids, position_ids = self._ids_with_embeds(
                 input_ids, inputs_embeds, position_ids, attention_mask=attention_mask,

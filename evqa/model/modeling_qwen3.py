@@ -23,6 +23,7 @@ class EvqaQwen3VLForConditionalGeneration(EvqaModelMixin, Qwen3VLForConditionalG
     config_class = EvqaQwen3VLConfig
     config: EvqaQwen3VLConfig
     merger_input_module = "model.visual.merger.linear_fc1"
+    takes_second_per_grid = False
     _no_split_modules = [*Qwen3VLForConditionalGeneration._no_split_modules, *EVQA_NO_SPLIT_MODULES]
 
     def _ids_with_embeds(self, input_ids, inputs_embeds, position_ids, **inputs):

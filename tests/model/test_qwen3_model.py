@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModelForImageTextToText
 
-from evqa.errors import ModelError
+from evqa.errors import InputError, ModelError
 from evqa.model import (
     EvqaPredictor,
     EvqaQwen3VLConfig,
@@ -104,6 +104,8 @@ def test_forward_loss_terms_and_shapes(qwen3_tiny):
     assert abs(out.lm_loss.item() - np.log(model.config.text_config.vocab_size)) < 1.5
     assert out.logits.shape[:2] == batch["input_ids"].shape
     assert [tuple(m.shape) for m in out.pred_masks] == [(8, 128, 128)] * 2
+    with pytest.raises(InputError, match="second_per_grid_ts is a Qwen2.5-VL input"):
+        model(**batch, second_per_grid_ts=torch.ones(2))
 
 
 def test_every_trainable_part_gets_a_gradient():
