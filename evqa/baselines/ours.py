@@ -98,20 +98,12 @@ class EvqaModel(BaselineModel):
 
         if not requests:
             return []
+        from evqa.model.predictor import llm_inputs
+
         examples = [
             self.processor.encode_generation_prompt(*with_option_images(r), r.prompt) for r in requests
         ]
-        batch = self.processor.collate(examples, padding_side="left")
-        keys = (
-            "input_ids",
-            "attention_mask",
-            "mm_token_type_ids",
-            "pixel_values_videos",
-            "video_grid_thw",
-            "second_per_grid_ts",
-        )
-        inputs = {k: batch[k].to(self.model.device) for k in keys}
-        inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.model.dtype)
+        inputs = llm_inputs(self.model, self.processor, examples)  # the backbone's generate inputs
         budget = self.budget(requests)
         with torch.inference_mode():
             sequences = self.model.generate(**inputs, max_new_tokens=budget, do_sample=False)

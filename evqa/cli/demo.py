@@ -1,4 +1,5 @@
-"""`evqa demo [--out DIR]`: synthetic data -> train the tiny model -> infer -> score, on CPU (`make demo`)."""
+"""`evqa demo [--out DIR] [--backbone qwen2_5_vl|qwen3_vl]`: synthetic data -> train the tiny model -> infer ->
+score, on CPU (`make demo`)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         default="train/evqa_tiny_synth_sft.yaml",
         help="training experiment YAML (default: train/evqa_tiny_synth_sft.yaml)",
     )
+    p.add_argument(
+        "--backbone",
+        default="qwen2_5_vl",
+        choices=("qwen2_5_vl", "qwen3_vl"),
+        help="LLM of the tiny model: qwen2_5_vl (the tiny preset, frame times in the rope positions) or "
+        "qwen3_vl (the qwen3vl-tiny preset: textual timestamps per temporal patch, trained on one frame "
+        "per equal segment of the clip, inferring on as many frames spread evenly; default: qwen2_5_vl)",
+    )
     p.add_argument("overrides", nargs="*", help="training overrides, e.g. training.max_steps=50")
     return p
 
@@ -38,16 +47,19 @@ def run(args: argparse.Namespace) -> int:
     # be set before torch is imported.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from evqa.eval.report import format_comparison
-    from evqa.training.demo import MODEL_NAME, losing_metrics, run_demo
+    from evqa.training.demo import backbone_of, losing_metrics, run_demo
 
     started = time.perf_counter()
-    results = run_demo(args.out, data_root=args.data, config=args.config, overrides=args.overrides)
+    name = backbone_of(args.backbone).name
+    results = run_demo(
+        args.out, data_root=args.data, config=args.config, overrides=args.overrides, backbone=args.backbone
+    )
     print()
-    print(format_comparison({MODEL_NAME: results["model"], **results["baselines"]}))
+    print(format_comparison({name: results["model"], **results["baselines"]}))
     losing = losing_metrics(results["model"], results["baselines"])
     verdict = (
         "beats every trivial baseline on Acc, mIoU and J&F" if not losing else f"does not beat: {losing}"
     )
-    print(f"\n{MODEL_NAME} {verdict}.")
+    print(f"\n{name} {verdict}.")
     print(f"results: {args.out}/demo_results.json  ({time.perf_counter() - started:.0f} s)")
     return 0

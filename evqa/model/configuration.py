@@ -2,18 +2,22 @@
 
 The SAM2 part is transformers' `Sam2VideoConfig` (image encoder + prompt encoder + mask decoder + memory
 attention + memory encoder), so the checkpoint folder is one `config.json` that `AutoConfig` reads back.
+EVQA's fields live in `EvqaOptions`, which every backbone's config mixes in (the Qwen3-VL one is
+`evqa.model.configuration_qwen3.EvqaQwen3VLConfig`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, Qwen2_5_VLConfig, Sam2VideoConfig
 from transformers.configuration_utils import PreTrainedConfig
 
 
-@strict
-class EvqaConfig(Qwen2_5_VLConfig):
-    """Qwen2.5-VL hyper-parameters (text_config, vision_config, vision token ids) and EVQA's additions.
+@dataclass(eq=False, repr=False)
+class EvqaOptions:
+    """EVQA's additions to a backbone config (mixed into `EvqaConfig` and the other backbones' configs).
 
     Args:
         sam2_config: a `Sam2VideoConfig` (or its dict); its `image_size` is the square side, in pixels, of
@@ -41,12 +45,10 @@ class EvqaConfig(Qwen2_5_VLConfig):
             fresh SAM2 state (UniPixel); False decodes only the first generated one (EVQA's original).
         mrope_text_positions: rope positions of text that follows an image/video: 'transformers_4_53'
             (max position so far + 1, as transformers 4.53 that UniPixel pins) or 'transformers_5' (start +
-            the vision block's spatial extent, transformers >= 5).
+            the vision block's spatial extent, transformers >= 5). Qwen2.5-VL only: Qwen3-VL's vision blocks
+            are single frames, for which both rules give the same positions.
         ref_time_scale: unused by the UniPixel `<|ref|>` design (kept so older configs load).
     """
-
-    model_type = "evqa"
-    sub_configs_defaults = {**Qwen2_5_VLConfig.sub_configs_defaults, "sam2_config": Sam2VideoConfig}
 
     sam2_config: dict | PreTrainedConfig | None = None
     seg_token_id: int = -1
@@ -81,6 +83,15 @@ class EvqaConfig(Qwen2_5_VLConfig):
         """Side, in pixels, of the square frames SAM2 encodes."""
         size = self.sam2_config.image_size
         return int(size[0] if isinstance(size, (list, tuple)) else size)
+
+
+@strict
+class EvqaConfig(Qwen2_5_VLConfig, EvqaOptions):
+    """Qwen2.5-VL hyper-parameters (text_config, vision_config, vision token ids) and EVQA's additions
+    (`EvqaOptions`)."""
+
+    model_type = "evqa"
+    sub_configs_defaults = {**Qwen2_5_VLConfig.sub_configs_defaults, "sam2_config": Sam2VideoConfig}
 
 
 AutoConfig.register("evqa", EvqaConfig, exist_ok=True)

@@ -6,14 +6,21 @@ import logging
 from pathlib import Path
 
 import torch
+from transformers import AutoConfig
 
 from evqa.errors import ModelError
-from evqa.model.configuration import EvqaConfig
+from evqa.model.configuration_qwen3 import QWEN3_VL_MODEL_TYPE
 from evqa.model.modeling import EvqaForConditionalGeneration
+from evqa.model.modeling_qwen3 import EvqaQwen3VLForConditionalGeneration
 from evqa.model.presets import attention_implementation
 from evqa.model.processing import PROCESSOR_CONFIG, EvqaProcessor
 
 logger = logging.getLogger(__name__)
+# config.json model_type -> the EVQA model class of that backbone
+MODEL_CLASSES = {
+    "evqa": EvqaForConditionalGeneration,
+    QWEN3_VL_MODEL_TYPE: EvqaQwen3VLForConditionalGeneration,
+}
 
 
 def save_model(model: EvqaForConditionalGeneration, processor: EvqaProcessor, out_dir: str | Path) -> Path:
@@ -25,14 +32,20 @@ def save_model(model: EvqaForConditionalGeneration, processor: EvqaProcessor, ou
     return out
 
 
-def _check_folder(path: Path) -> None:
+def _check_folder(path: Path) -> type[EvqaForConditionalGeneration]:
+    """The model class of an EVQA checkpoint folder (ModelError when it is not one)."""
     if not (path / "config.json").is_file():
         raise ModelError(f"{path}: not an EVQA checkpoint folder (no config.json)")
-    config = EvqaConfig.from_pretrained(path)
-    if config.model_type != "evqa":
-        raise ModelError(f"{path}: config.json has model_type '{config.model_type}', expected 'evqa'")
+    try:
+        model_type = AutoConfig.from_pretrained(path).model_type
+    except (ValueError, KeyError) as err:
+        raise ModelError(f"{path}: config.json is not a model config ({err})") from None
+    if model_type not in MODEL_CLASSES:
+        expected = " or ".join(f"'{t}'" for t in MODEL_CLASSES)
+        raise ModelError(f"{path}: config.json has model_type '{model_type}', expected {expected}")
     if not (path / PROCESSOR_CONFIG).is_file():
         raise ModelError(f"{path}: no {PROCESSOR_CONFIG} (save with evqa.model.save_model)")
+    return MODEL_CLASSES[model_type]
 
 
 def load_model(
@@ -49,8 +62,8 @@ def load_model(
     (then they are logged and missing weights keep their random init).
     """
     path = Path(path)
-    _check_folder(path)
-    model, info = EvqaForConditionalGeneration.from_pretrained(
+    model_class = _check_folder(path)
+    model, info = model_class.from_pretrained(
         path,
         dtype=dtype or torch.float32,
         output_loading_info=True,

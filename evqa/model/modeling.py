@@ -1,5 +1,7 @@
 """`EvqaForConditionalGeneration`: Qwen2.5-VL that answers, cites time segments, and segments its evidence.
 
+What EVQA adds lives in `EvqaModelMixin`, shared by every backbone (Qwen3-VL: `evqa.model.modeling_qwen3`).
+
 The LLM is Qwen2.5-VL unchanged (its `forward` is called through `super()`), with the video's true frame
 times in its 3-D rope positions (`second_per_grid_ts`). On top of it:
 - `sam2`: transformers' `Sam2VideoModel` (image encoder, prompt encoder, mask decoder, memory attention,
@@ -82,19 +84,20 @@ def resize_masks(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return resized[:, 0] > 0.5
 
 
-class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
-    config_class = EvqaConfig
-    config: EvqaConfig
-    # SAM2 tracking and the heads run as units: `device_map="auto"` must not split them across devices
-    _no_split_modules = [
-        *Qwen2_5_VLForConditionalGeneration._no_split_modules,
-        "Sam2VideoModel",
-        "SegHead",
-        "RefEncoder",
-        "MemProjector",
-    ]
+# SAM2 tracking and the heads run as units: `device_map="auto"` must not split them across devices
+EVQA_NO_SPLIT_MODULES = ["Sam2VideoModel", "SegHead", "RefEncoder", "MemProjector"]
 
-    def __init__(self, config: EvqaConfig):
+
+class EvqaModelMixin:
+    """Everything EVQA adds to a Qwen-VL `...ForConditionalGeneration` (mixed in before it): SAM2, the heads,
+    the `<|ref|>` / `<|mem|>` inputs, mask losses and tracking. A backbone class names the module whose input
+    `<|mem|>` pools (`merger_input_module`, the vision merger's MLP input [N/merge², merge²*C]) and may
+    change the rope positions (`_install_rope_rule`)."""
+
+    merger_input_module = "model.visual.merger.mlp"
+    takes_second_per_grid = True  # Qwen2.5-VL's seconds per temporal patch (rope positions in real time)
+
+    def __init__(self, config):
         super().__init__(config)
         hidden = config.text_config.hidden_size
         sam2_hidden = config.sam2_config.vision_config.fpn_hidden_size
@@ -105,12 +108,21 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
         self.mem_proj = MemProjector(merger, hidden)
         config.validate_evqa_options()
         self.post_init()
-        install_rope_rule(self.model, config.mrope_text_positions)
+        self._install_rope_rule(config)
         # the seg head and `<|mem|>` read inputs of two modules: keep them from each forward
         self.model.language_model.norm.register_forward_pre_hook(self._keep_final_norm_input)
-        self.model.visual.merger.mlp.register_forward_pre_hook(self._keep_merger_input)
+        self.get_submodule(self.merger_input_module).register_forward_pre_hook(self._keep_merger_input)
         self._final_norm_input = self._merger_input = None
         self._final_norm_trace: list | None = None
+
+    def _install_rope_rule(self, config) -> None:
+        """Qwen2.5-VL: the rope rule of `config.mrope_text_positions` (see `evqa.model.rope`)."""
+        install_rope_rule(self.model, config.mrope_text_positions)
+
+    def _ids_with_embeds(self, input_ids, inputs_embeds, position_ids, **inputs):
+        """(input_ids, position_ids) for the backbone's forward when `<|ref|>` / `<|mem|>` inputs gave
+        `inputs_embeds`: Qwen2.5-VL takes both and computes its positions from the ids."""
+        return input_ids, position_ids
 
     def _keep_final_norm_input(self, module, args):
         self._final_norm_input = args[0]
@@ -356,11 +368,12 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
         frame_timestamps=None,
         **kwargs,
     ) -> EvqaOutput:
-        """Qwen2.5-VL inputs (input_ids [B,L], attention_mask, labels [B,L] with -100 outside targets,
-        pixel_values_videos, video_grid_thw [V,3], second_per_grid_ts [V] s, mm_token_type_ids [B,L], ...)
-        plus EVQA's (per-sample lists, as `EvqaProcessor.collate` makes them): sam2_pixel_values [T,3,S,S],
-        mask_targets bool [T,H,W] (the first target `<|seg|>`) or [T,O,H,W] (every `<|seg|>` of the input)
-        or None, mask_valid bool [T] (False: frame not annotated), ref_boxes [R,4] (0..1) and ref_times [R]
+        """The backbone's inputs (input_ids [B,L], attention_mask, labels [B,L] with -100 outside targets,
+        pixel_values_videos, video_grid_thw [V,3], mm_token_type_ids [B,L], Qwen2.5-VL's second_per_grid_ts
+        [V] s, ...; other backbone-only inputs pass through `kwargs`) plus EVQA's
+        (per-sample lists, as `EvqaProcessor.collate` makes them): sam2_pixel_values [T,3,S,S], mask_targets
+        bool [T,H,W] (the first target `<|seg|>`) or [T,O,H,W] (every `<|seg|>` of the input) or None,
+        mask_valid bool [T] (False: frame not annotated), ref_boxes [R,4] (0..1) and ref_times [R]
         (s) for the `<|ref|>` tokens with frame_timestamps [T] (s) of the sampled frames; prompt_frames
         (optional [B] frame indices, track_mode 'bidirectional'); `<|mem|>` inputs as mem_features
         [N_mem, M] or refer_mask (per video bool [grid_t, O, h, w], see `region_features`)."""
@@ -371,8 +384,20 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
         if inputs_embeds is None and input_ids is not None and (refs is not None or mem_features is not None):
             inputs_embeds = self.embed_inputs(input_ids, refs, mem_features)
         want_masks = labels is not None and sam2_pixel_values is not None and mask_targets is not None
+        if second_per_grid_ts is not None:  # explicit in the signature: `generate` checks inputs by name
+            if not self.takes_second_per_grid:
+                raise InputError("second_per_grid_ts is a Qwen2.5-VL input; this backbone reads frame times "
+                                 "from the text", field="second_per_grid_ts")  # fmt: skip
+            kwargs["second_per_grid_ts"] = second_per_grid_ts
+        llm_ids = input_ids
+        if inputs_embeds is not None and input_ids is not None:
+            llm_ids, position_ids = self._ids_with_embeds(
+                input_ids, inputs_embeds, position_ids, attention_mask=attention_mask,
+                past_key_values=past_key_values, image_grid_thw=image_grid_thw, video_grid_thw=video_grid_thw,
+                mm_token_type_ids=mm_token_type_ids,
+            )  # fmt: skip
         out = super().forward(
-            input_ids=input_ids,
+            input_ids=llm_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
             past_key_values=past_key_values,
@@ -384,7 +409,6 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
             image_grid_thw=image_grid_thw,
             video_grid_thw=video_grid_thw,
             mm_token_type_ids=mm_token_type_ids,
-            second_per_grid_ts=second_per_grid_ts,
             logits_to_keep=logits_to_keep,
             **kwargs,
         )
@@ -410,6 +434,14 @@ class EvqaForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
             hidden_states=out.hidden_states,
             attentions=out.attentions,
         )
+
+
+class EvqaForConditionalGeneration(EvqaModelMixin, Qwen2_5_VLForConditionalGeneration):
+    """The EVQA model on Qwen2.5-VL (see the module docstring)."""
+
+    config_class = EvqaConfig
+    config: EvqaConfig
+    _no_split_modules = [*Qwen2_5_VLForConditionalGeneration._no_split_modules, *EVQA_NO_SPLIT_MODULES]
 
 
 AutoModel.register(EvqaConfig, EvqaForConditionalGeneration, exist_ok=True)

@@ -31,14 +31,15 @@ from evqa.model.sam2_tracking import FrameFeatures, encode_frames
 from evqa.prompts import evqa_question_prompt
 
 LLM_KEYS = ("input_ids", "attention_mask", "mm_token_type_ids", "pixel_values_videos", "video_grid_thw")
-LLM_KEYS += ("second_per_grid_ts",)
+LLM_KEYS += ("second_per_grid_ts",)  # Qwen2.5-VL only: the Qwen3-VL processor writes times as text
 
 
 def llm_inputs(model: EvqaForConditionalGeneration, processor: EvqaProcessor, examples: list[dict]) -> dict:
     """Left-padded `generate` inputs (input_ids, attention_mask, mm_token_type_ids [B, L], video patches,
-    grid, seconds per temporal patch) of `encode_generation_prompt` examples, on the model's device/dtype."""
+    grid, and for Qwen2.5-VL seconds per temporal patch) of `encode_generation_prompt` examples, on the
+    model's device/dtype."""
     batch = processor.collate(examples, padding_side="left")
-    inputs = {k: batch[k].to(model.device) for k in LLM_KEYS}
+    inputs = {k: batch[k].to(model.device) for k in LLM_KEYS if k in batch}
     inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(model.dtype)
     return inputs
 

@@ -1,5 +1,6 @@
-"""Model presets: `tiny` (random init, CPU, seconds) and `3b` / `7b` (Qwen2.5-VL-3B/7B-Instruct), each with a
-SAM2.1 image encoder `tiny` / `base` (Hiera-B+) / `large`. `build_model` is the one place a model is built.
+"""Model presets: `tiny` (random init, CPU, seconds) and `3b` / `7b` (Qwen2.5-VL-3B/7B-Instruct), and on the
+Qwen3-VL backbone `qwen3vl-tiny` / `qwen3vl-2b` / `qwen3vl-4b` / `qwen3vl-8b` (`evqa.model.presets_qwen3`), each
+with a SAM2.1 image encoder `tiny` / `base` (Hiera-B+) / `large`. `build_model` is the one place a model is built.
 
 The 3B/7B and SAM2.1 hyper-parameters are written here (from the released `config.json` / SAM2.1 YAMLs), so
 a model of the right shape builds offline; weights come from `pretrained` folders when given, or from the
@@ -14,11 +15,26 @@ import logging
 import torch
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import LocalEntryNotFoundError
-from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration, Sam2VideoConfig, Sam2VideoModel
+from transformers import (
+    AutoTokenizer,
+    Qwen2_5_VLForConditionalGeneration,
+    Qwen3VLForConditionalGeneration,
+    Sam2VideoConfig,
+    Sam2VideoModel,
+)
 
 from evqa.errors import ModelError
 from evqa.model.configuration import EvqaConfig
+from evqa.model.configuration_qwen3 import EvqaQwen3VLConfig
 from evqa.model.modeling import EvqaForConditionalGeneration
+from evqa.model.modeling_qwen3 import EvqaQwen3VLForConditionalGeneration
+from evqa.model.presets_qwen3 import (
+    QWEN3_PRESETS,
+    QWEN3_SIZES,
+    build_qwen3_processor,
+    is_qwen3,
+    qwen3_llm_config,
+)
 from evqa.model.processing import EvqaProcessor
 from evqa.model.tokenizer import build_tiny_tokenizer, special_token_ids
 
@@ -41,7 +57,8 @@ SAM2_PRESETS = {
 }
 SAM2_HUB_IDS = {"tiny": "facebook/sam2.1-hiera-tiny", "base": "facebook/sam2.1-hiera-base-plus"}
 SAM2_HUB_IDS["large"] = "facebook/sam2.1-hiera-large"
-PRESETS = ("tiny", "3b", "7b")
+PRESETS = ("tiny", "3b", "7b", *QWEN3_PRESETS)
+TINY_PRESETS = ("tiny", "qwen3vl-tiny")
 # EVQA's original behaviour, kept by the tiny preset (trained from scratch by the CPU demo); 3b/7b and
 # converted UniPixel checkpoints use `EvqaConfig`'s defaults, which are UniPixel's.
 EVQA_ORIGINAL = dict(focal_loss_weight=20.0, dice_loss_weight=1.0, iou_loss_weight=1.0, object_score_loss_weight=1.0,
@@ -122,15 +139,21 @@ def _llm_config(preset: str, vocab_size: int) -> dict:
     )
 
 
-def evqa_config(preset: str, sam2: str | None = None, tokenizer=None) -> EvqaConfig:
-    """The `EvqaConfig` of a preset; `sam2` defaults to `micro` (tiny preset) or `tiny` (3b/7b).
+def evqa_config(preset: str, sam2: str | None = None, tokenizer=None) -> EvqaConfig | EvqaQwen3VLConfig:
+    """The `EvqaConfig` (Qwen3-VL presets: `EvqaQwen3VLConfig`) of a preset; `sam2` defaults to `micro`
+    (tiny presets) or `tiny` (the others).
 
     Special-token ids come from `tokenizer` (the tiny tokenizer when None)."""
+    if preset not in PRESETS:
+        raise ModelError(f"unknown model preset '{preset}' (choose one of {', '.join(PRESETS)})")
     tokenizer = tokenizer if tokenizer is not None else build_tiny_tokenizer()
     ids = special_token_ids(tokenizer)
-    sam2 = sam2 or ("micro" if preset == "tiny" else "tiny")
-    image_size = TINY_SAM2_SIZE if preset == "tiny" else 1024
-    llm = _llm_config(preset, len(tokenizer))
+    tiny = preset in TINY_PRESETS
+    sam2 = sam2 or ("micro" if tiny else "tiny")
+    image_size = TINY_SAM2_SIZE if tiny else 1024
+    llm = (
+        qwen3_llm_config(preset, len(tokenizer)) if is_qwen3(preset) else _llm_config(preset, len(tokenizer))
+    )
     vocab = llm["text_config"]["vocab_size"]
     llm["text_config"].update(bos_token_id=ids["pad"], eos_token_id=ids["im_end"], pad_token_id=ids["pad"])
     if len(tokenizer) > vocab:
@@ -141,7 +164,8 @@ def evqa_config(preset: str, sam2: str | None = None, tokenizer=None) -> EvqaCon
     # (151652-151656), the tiny one (also used by random-init 3b/7b runs) its ids.
     qwen_ids = {"image_token_id": ids["image_pad"], "video_token_id": ids["video_pad"]}
     qwen_ids.update(vision_start_token_id=ids["vision_start"], vision_end_token_id=ids["vision_end"])
-    return EvqaConfig(
+    config_class = EvqaQwen3VLConfig if is_qwen3(preset) else EvqaConfig
+    return config_class(
         **llm,
         **qwen_ids,
         sam2_config=sam2_config(sam2, image_size),
@@ -149,13 +173,15 @@ def evqa_config(preset: str, sam2: str | None = None, tokenizer=None) -> EvqaCon
         ref_token_id=ids["ref"],
         mem_token_id=ids["mem"],
         num_seg_prompt_tokens=2,
-        **(EVQA_ORIGINAL if preset == "tiny" else {}),
+        **(EVQA_ORIGINAL if tiny else {}),
     )
 
 
 def build_processor(preset: str, tokenizer=None) -> EvqaProcessor:
     """The processor of a preset: tiny frames are ~112x112 pixels and SAM2 sees 128x128 squares."""
     tokenizer = tokenizer if tokenizer is not None else build_tiny_tokenizer()
+    if is_qwen3(preset):
+        return build_qwen3_processor(preset, tokenizer, TINY_SAM2_SIZE if preset in TINY_PRESETS else 1024)
     if preset == "tiny":
         return EvqaProcessor(
             tokenizer,
@@ -175,14 +201,14 @@ def build_model(
     pretrained: str | bool | None = None,
     sam2_pretrained: str | bool | None = None,
     seed: int | None = 0,
-) -> tuple[EvqaForConditionalGeneration, EvqaProcessor]:
+) -> tuple[EvqaForConditionalGeneration | EvqaQwen3VLForConditionalGeneration, EvqaProcessor]:
     """Build (model, processor) for a preset.
 
     Args:
-        preset: 'tiny', '3b' or '7b'. sam2: SAM2.1 image encoder 'tiny' / 'base' / 'large' (or 'micro').
+        preset: 'tiny', '3b', '7b' (Qwen2.5-VL) or 'qwen3vl-tiny', 'qwen3vl-2b', 'qwen3vl-4b', 'qwen3vl-8b'. sam2: SAM2.1 image encoder 'tiny' / 'base' / 'large' (or 'micro').
         torch_dtype: parameter dtype (float32 when None). device: where to build the model.
-        pretrained: local Qwen2.5-VL-3B/7B-Instruct folder: its tokenizer and LLM weights are loaded. None
-            (3b/7b): the preset's Hugging Face model id when it is in the local cache, else random weights.
+        pretrained: local Qwen2.5-VL-3B/7B- or Qwen3-VL-2B/4B/8B-Instruct folder: its tokenizer and LLM weights
+            are loaded. None (released sizes): the preset's Hugging Face model id when it is in the local cache, else random weights.
             False: random weights.
         sam2_pretrained: local transformers SAM2.1 folder (e.g. a `facebook/sam2.1-hiera-*` download) whose
             weights replace the random SAM2 parts (strict); None / False as for `pretrained`.
@@ -191,10 +217,11 @@ def build_model(
     """
     if seed is not None:
         torch.manual_seed(seed)
-    if preset == "tiny" and pretrained:
-        raise ModelError("the tiny preset has no pretrained weights; drop --pretrained")
-    if preset != "tiny":
-        pretrained = _resolve(pretrained, LLM_PRESETS.get(preset, {}).get("hub_id"))
+    if preset in TINY_PRESETS and pretrained:
+        raise ModelError(f"the {preset} preset has no pretrained weights; drop --pretrained")
+    if preset not in TINY_PRESETS:
+        hub_id = {**LLM_PRESETS, **QWEN3_SIZES}.get(preset, {}).get("hub_id")
+        pretrained = _resolve(pretrained, hub_id)
         sam2_pretrained = _resolve(sam2_pretrained, SAM2_HUB_IDS.get(sam2 or "tiny"))
     tokenizer = None
     if pretrained:
@@ -203,8 +230,9 @@ def build_model(
     config = evqa_config(preset, sam2, processor.tokenizer)
     config._attn_implementation = attention_implementation(device)
     dtype = torch_dtype or torch.float32
+    model_class = EvqaQwen3VLForConditionalGeneration if is_qwen3(preset) else EvqaForConditionalGeneration
     with torch.device(device or "cpu"):
-        model = EvqaForConditionalGeneration._from_config(config, dtype=dtype)
+        model = model_class._from_config(config, dtype=dtype)
     model.generation_config.eos_token_id = config.text_config.eos_token_id
     model.generation_config.pad_token_id = config.text_config.pad_token_id
     if pretrained:
@@ -240,12 +268,16 @@ def _load_sam2_weights(model: EvqaForConditionalGeneration, path: str) -> None:
 
 
 def _load_llm_weights(model: EvqaForConditionalGeneration, path: str) -> None:
-    """Copy a local Qwen2.5-VL checkpoint's weights into `model` (every LLM/vision key must match)."""
-    qwen = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=model.dtype)
+    """Copy a local Qwen2.5-VL / Qwen3-VL checkpoint's weights (the backbone of `model`) into `model` (every
+    LLM/vision key must match)."""
+    qwen3 = isinstance(model, EvqaQwen3VLForConditionalGeneration)
+    backbone = Qwen3VLForConditionalGeneration if qwen3 else Qwen2_5_VLForConditionalGeneration
+    name = "Qwen3-VL" if qwen3 else "Qwen2.5-VL"
+    qwen = backbone.from_pretrained(path, dtype=model.dtype)
     result = model.load_state_dict(qwen.state_dict(), strict=False)
     own = ("sam2.", "seg_head.", "ref_encoder.", "mem_proj.")
     missing = [k for k in result.missing_keys if not k.startswith(own)]
     if missing or result.unexpected_keys:
-        raise ModelError(f"{path}: Qwen2.5-VL weights do not fit: missing {missing[:5]}, "
+        raise ModelError(f"{path}: {name} weights do not fit: missing {missing[:5]}, "
                          f"unexpected {result.unexpected_keys[:5]}")  # fmt: skip
-    logger.info("loaded Qwen2.5-VL weights from %s", path)
+    logger.info("loaded %s weights from %s", name, path)

@@ -34,7 +34,7 @@ VIDEO_TOKEN_TYPE = 2  # Qwen2.5-VL's mm_token_type_ids: 0 text, 1 image, 2 video
 
 
 class EvqaProcessor:
-    """Frames and text -> model inputs. Settings (pixels per frame, patch sizes, SAM2 side) are saved next
+    """Frames and text -> Qwen2.5-VL model inputs (Qwen3-VL: `evqa.model.processing_qwen3`). Settings (pixels per frame, patch sizes, SAM2 side) are saved next
     to the tokenizer by `save_pretrained` and restored by `from_pretrained`.
 
     Args:
@@ -45,6 +45,8 @@ class EvqaProcessor:
         timestamp_hint: put the time span of the sampled frames in the prompt text.
         default_fps: frame rate assumed for a single frame, whose spacing the timestamps cannot give.
     """
+
+    backbone = "qwen2_5_vl"  # saved with the settings: `from_pretrained` builds the backbone's processor
 
     def __init__(
         self,
@@ -72,7 +74,7 @@ class EvqaProcessor:
     def to_dict(self) -> dict:
         """The processor settings (not the tokenizer) as JSON-serialisable values."""
         keys = ("min_pixels", "max_pixels", "patch_size", "merge_size", "temporal_patch_size")
-        keys += ("sam2_image_size", "timestamp_hint", "default_fps")
+        keys += ("sam2_image_size", "timestamp_hint", "default_fps", "backbone")
         return {key: getattr(self, key) for key in keys}
 
     def save_pretrained(self, directory: str | Path) -> None:
@@ -89,7 +91,11 @@ class EvqaProcessor:
         if not path.is_file():
             raise InputError(f"no {PROCESSOR_CONFIG}: not an EVQA checkpoint folder", path=str(directory))
         settings = {**read_json(path), **overrides}
-        return cls(AutoTokenizer.from_pretrained(str(directory)), **settings)
+        backbone = settings.pop("backbone", EvqaProcessor.backbone)  # folders saved before Qwen3-VL: 2.5
+        if backbone not in PROCESSOR_CLASSES:
+            raise InputError(f"unknown processor backbone {backbone!r} (known: {sorted(PROCESSOR_CLASSES)})",
+                             path=str(path), field="backbone")  # fmt: skip
+        return PROCESSOR_CLASSES[backbone](AutoTokenizer.from_pretrained(str(directory)), **settings)
 
     # ---- vision --------------------------------------------------------------------------------------
     def second_per_grid(self, timestamps: np.ndarray) -> float:
@@ -263,3 +269,7 @@ class EvqaProcessor:
     def decode(self, token_ids, skip_special_tokens: bool = False) -> str:
         """Token ids -> text (special tokens such as `<|seg|>` kept unless asked otherwise)."""
         return self.tokenizer.decode(token_ids, skip_special_tokens=skip_special_tokens)
+
+
+# backbone name -> processor class (`evqa.model.processing_qwen3` adds "qwen3_vl")
+PROCESSOR_CLASSES: dict[str, type[EvqaProcessor]] = {EvqaProcessor.backbone: EvqaProcessor}

@@ -4,11 +4,18 @@ Every stage is the real one, called as a library function: `ensure_synth` (data)
 `evqa.training.main.run_training` (training from the demo YAML), `evqa.baselines.cli_run.run_infer` with the
 `ours` adapter (the inference runner), `evaluate_gen` (the scorer). The trivial baselines are the
 prediction files the synthetic generator writes next to its benchmark.
+
+`backbone` picks the LLM: 'qwen2_5_vl' (the YAML as it is: the `tiny` preset, frames sampled at 1 fps for
+inference) or 'qwen3_vl' (`BACKBONES`: the `qwen3vl-tiny` preset, whose processor writes each temporal
+patch's time as text; it trains on one random frame from each of `data.num_frames` equal segments of the
+clip and infers on as many frames spread evenly over it, so the timestamps it reads at inference are the
+kind it was trained on).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from evqa.errors import ConfigError, EvqaError
@@ -17,6 +24,24 @@ log = logging.getLogger(__name__)
 
 DEMO_CONFIG = "train/evqa_tiny_synth_sft.yaml"
 MODEL_NAME = "EVQA tiny (trained)"
+
+
+@dataclass(frozen=True)
+class DemoBackbone:
+    """How the demo trains and runs one backbone: training `overrides` applied before the user's, the name
+    in the table, and `frames_like_training`: infer on `data.num_frames` frames spread evenly over each
+    clip (all frames sampled, then capped) instead of the inference runner's default 1 fps."""
+
+    name: str
+    overrides: tuple[str, ...] = field(default_factory=tuple)
+    frames_like_training: bool = False
+
+
+BACKBONES = {
+    "qwen2_5_vl": DemoBackbone(MODEL_NAME),
+    "qwen3_vl": DemoBackbone("EVQA qwen3vl-tiny (trained)",
+                             ("model.preset=qwen3vl-tiny", "data.sample_type=segments"), True),
+}  # fmt: skip
 # (results section, key) of the metrics the trained model must beat every trivial baseline on
 HEADLINE = {
     "Acc": ("qa_metrics", "accuracy"),
@@ -117,24 +142,45 @@ def losing_metrics(model: dict, baselines: dict[str, dict]) -> list[str]:
             for m in HEADLINE if metric(model, m) <= metric(res, m)]  # fmt: skip
 
 
+def backbone_of(name: str) -> DemoBackbone:
+    """The demo settings of a backbone name (ConfigError naming the choices otherwise)."""
+    if name not in BACKBONES:
+        raise ConfigError(f"unknown demo backbone {name!r} (choose one of {', '.join(BACKBONES)})",
+                          field="backbone")  # fmt: skip
+    return BACKBONES[name]
+
+
 def run_demo(
-    out: str | Path, *, data_root: str, config: str = DEMO_CONFIG, overrides=(), infer_options=None
+    out: str | Path,
+    *,
+    data_root: str,
+    config: str = DEMO_CONFIG,
+    overrides=(),
+    infer_options=None,
+    backbone: str = "qwen2_5_vl",
 ) -> dict:
     """Run every stage; writes `<out>/demo_results.json` = {"model": results, "baselines": {name: results}}.
 
     data_root: the synthetic data (None: the synth default root); generated there if missing.
-    infer_options: further `InferOptions` fields for the inference stage (e.g. {"limit": 2})."""
-    from evqa.data.synth import ensure_synth
+    infer_options: further `InferOptions` fields for the inference stage (e.g. {"limit": 2}).
+    backbone: a key of `BACKBONES`; its overrides come before `overrides`."""
+    from evqa.data.synth import DEFAULTS, ensure_synth
     from evqa.io import write_json_atomic
 
     out = Path(out)
+    settings = backbone_of(backbone)
+    overrides = [*settings.overrides, *overrides]
     paths = ensure_synth(data_root, progress=True)
     log.info("[1/4] synthetic data ready under %s", paths.root)
-    data = demo_config(config, list(overrides)).get("data", {})
-    model_dir = train_model(paths, out / "model", config, list(overrides), data.get("sources") or [])
+    data = demo_config(config, overrides).get("data", {})
+    model_dir = train_model(paths, out / "model", config, overrides, data.get("sources") or [])
     log.info("[2/4] trained model saved to %s", model_dir)
     num_frames = int(data.get("num_frames", 8))  # the frame count the model was trained with
-    pred_file, mask_dir = infer(model_dir, paths, out, num_frames=num_frames, **dict(infer_options or {}))
+    sampling = {}
+    if settings.frames_like_training:  # every frame of the synthetic videos, then num_frames evenly spread
+        sampling = {"num_frames": None, "fps": float(DEFAULTS["fps"]), "max_frames": num_frames}
+    options = {**sampling, **dict(infer_options or {})}
+    pred_file, mask_dir = infer(model_dir, paths, out, **{"num_frames": num_frames, **options})
     log.info("[3/4] predictions written to %s", pred_file)
     results = {"model": score(paths, pred_file, mask_dir), "baselines": baseline_results(paths)}
     write_json_atomic(out / "demo_results.json", results)
