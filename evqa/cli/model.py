@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 
+# evqa.model.presets.PRESETS, spelled here so that --help does not import torch (a test checks they agree)
+PRESETS = ("tiny", "3b", "7b", "qwen3vl-tiny", "qwen3vl-2b", "qwen3vl-4b", "qwen3vl-8b")
+
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -15,15 +18,16 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Build EVQA model checkpoints.")
     sub = parser.add_subparsers(dest="action", required=True)
     init = sub.add_parser("init", help="write a random-init (or Qwen2.5-VL-initialised) checkpoint folder")
-    init.add_argument("--preset", choices=("tiny", "3b", "7b"), required=True, help="model size (required)")
+    init.add_argument("--preset", choices=PRESETS, required=True,
+                      help="model: Qwen2.5-VL tiny / 3b / 7b or Qwen3-VL qwen3vl-tiny / -2b / -4b / -8b (required)")  # fmt: skip
     init.add_argument("--sam2", choices=("micro", "tiny", "base", "large"), default=None,
-                      help="SAM2.1 image encoder (default: micro for tiny, tiny for 3b/7b)")  # fmt: skip
+                      help="SAM2.1 image encoder (default: micro for the tiny presets, tiny for the others)")  # fmt: skip
     init.add_argument("--out", required=True, help="output checkpoint folder (required)")
     init.add_argument(
         "--pretrained",
         default=None,
-        help="local Qwen2.5-VL-3B/7B-Instruct folder (weights; default: the preset's model from the local "
-        "cache, else random init)",
+        help="local Qwen2.5-VL-3B/7B- or Qwen3-VL-2B/4B/8B-Instruct folder matching --preset (weights; default: "
+        "the preset's model from the local cache, else random init)",
     )
     init.add_argument(
         "--sam2-pretrained",

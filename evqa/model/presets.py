@@ -238,7 +238,7 @@ def build_model(
     if pretrained:
         _load_llm_weights(model, pretrained)
     if sam2_pretrained:
-        _load_sam2_weights(model, sam2_pretrained)
+        load_sam2_weights(model, sam2_pretrained)
     return model, processor
 
 
@@ -257,7 +257,7 @@ def _resolve(path: str | bool | None, hub_id: str | None) -> str | None:
     return folder
 
 
-def _load_sam2_weights(model: EvqaForConditionalGeneration, path: str) -> None:
+def load_sam2_weights(model: EvqaForConditionalGeneration, path: str) -> None:
     """Copy a transformers SAM2.1 (video) checkpoint's weights into `model.sam2`, strictly."""
     sam2_model = Sam2VideoModel.from_pretrained(path, dtype=model.dtype)
     try:

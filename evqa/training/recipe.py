@@ -84,7 +84,7 @@ def load_base_checkpoint(model_args, dtype: torch.dtype | None):
     loads SAM2.1 `sam2` from `sam2_pretrained` in its place (the heads fit every SAM2.1 size)."""
     from evqa.model import EvqaConfig, EvqaForConditionalGeneration, EvqaProcessor, load_model
     from evqa.model.loading import attention_implementation
-    from evqa.model.presets import _load_sam2_weights, sam2_config
+    from evqa.model.presets import load_sam2_weights, sam2_config
 
     check_model_args(model_args)
     base = model_args.base_model
@@ -113,7 +113,7 @@ def load_base_checkpoint(model_args, dtype: torch.dtype | None):
     problems = [k if isinstance(k, str) else k[0] for k in problems]
     if swap:
         problems = [k for k in problems if not k.startswith("sam2.")]
-        _load_sam2_weights(model, model_args.sam2_pretrained)
+        load_sam2_weights(model, model_args.sam2_pretrained)
     if problems:
         raise ConfigError(f"checkpoint does not fit the rebuilt model: {problems[:8]}", path=base)
     processor = EvqaProcessor.from_pretrained(base)

@@ -59,3 +59,15 @@ def test_unknown_preset_is_rejected_by_the_parser(capsys):
     with pytest.raises(SystemExit):
         main(["model", "init", "--preset", "13b", "--out", "x"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_every_preset_can_be_initialised_from_the_cli(tmp_path):
+    from evqa.cli.model import PRESETS as CLI_PRESETS
+    from evqa.model.presets import PRESETS
+
+    assert CLI_PRESETS == PRESETS
+    out = tmp_path / "qwen3"
+    assert main(["model", "init", "--preset", "qwen3vl-tiny", "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["model_type"] == "evqa_qwen3_vl"
+    model, _ = load_model(out)
+    assert type(model).__name__ == "EvqaQwen3VLForConditionalGeneration"
