@@ -27,7 +27,7 @@ def test_load_frames_goes_through_the_data_layer_sampler(monkeypatch, tmp_path):
 
     monkeypatch.setattr(V, "sample_frames", spy)
     out = load_frames(folder, Sampling(fps=2.0, max_frames=4, max_size=5))
-    assert calls == [{"fps": 2.0, "num_frames": None, "max_frames": 4, "decode": True}]
+    assert calls == [{"fps": 2.0, "num_frames": None, "max_frames": 4, "decode": True, "folder_fps": None}]
     assert out.indices.tolist() == [0, 3, 6, 9] and out.timestamps.tolist() == [0.0, 0.5, 1.0, 1.5]
     assert out.frames.shape == (4, 4, 5, 3) and out.size == (8, 10) and out.video_fps == 6.0
     plan = load_frames(folder, Sampling(fps=1.0), decode=False)
