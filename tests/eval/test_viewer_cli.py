@@ -132,7 +132,7 @@ def test_serve_prints_the_url_serves_the_report_and_stops_on_ctrl_c(tmp_path):
     argv = [sys.executable, "-u", "-m", "evqa.cli.main", "view", "--pred_file", str(PRED_A), "--gt_file",
             str(GT_CSV), "--gt_mask_dir", str(GT_MASKS), "--out", str(out), "--no_progress", "--serve", "--port", "0"]  # fmt: skip
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"})  # fmt: skip
     try:
         url = None
         for line in proc.stdout:
@@ -149,7 +149,7 @@ def test_serve_prints_the_url_serves_the_report_and_stops_on_ctrl_c(tmp_path):
         try:  # generous: a loaded 2-core machine once took over 30 s here (not reproduced since)
             stdout, stderr = proc.communicate(timeout=90)
         except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGQUIT if hasattr(signal, "SIGQUIT") else signal.SIGTERM)
+            proc.send_signal(signal.SIGABRT)  # faulthandler writes every thread's stack to stderr
             stdout, stderr = proc.communicate(timeout=30)
             raise AssertionError(
                 f"evqa view --serve did not stop on Ctrl-C; stderr:\n{stderr[-3000:]}"
