@@ -34,8 +34,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         default="qwen2_5_vl",
         choices=("qwen2_5_vl", "qwen3_vl"),
         help="LLM of the tiny model: qwen2_5_vl (the tiny preset, frame times in the rope positions) or "
-        "qwen3_vl (the qwen3vl-tiny preset: textual timestamps per temporal patch, trained on one frame "
-        "per equal segment of the clip, inferring on as many frames spread evenly; default: qwen2_5_vl)",
+        "qwen3_vl (the qwen3vl-tiny preset: textual timestamps per temporal patch of 2 frames, trained on "
+        "16 frames, one per equal segment of the clip, inferring on 16 frames spread evenly; default: "
+        "qwen2_5_vl)",
     )
     p.add_argument("overrides", nargs="*", help="training overrides, e.g. training.max_steps=50")
     return p

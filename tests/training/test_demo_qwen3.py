@@ -17,7 +17,7 @@ def test_backbones_and_their_training_config():
     assert build_parser("evqa demo").parse_args([]).backbone == "qwen2_5_vl"
     assert build_parser("evqa demo").parse_args(["--backbone", "qwen3_vl"]).backbone == "qwen3_vl"
     model, data, _ = parse_config(demo.DEMO_CONFIG, list(demo.backbone_of("qwen3_vl").overrides))
-    assert (model.preset, data.sample_type, data.num_frames) == ("qwen3vl-tiny", "segments", 8)
+    assert (model.preset, data.sample_type, data.num_frames) == ("qwen3vl-tiny", "segments", 16)
     assert demo.backbone_of("qwen2_5_vl").overrides == ()
     with pytest.raises(ConfigError, match="unknown demo backbone 'llama'"):
         demo.backbone_of("llama")
@@ -25,7 +25,7 @@ def test_backbones_and_their_training_config():
 
 @pytest.mark.parametrize(
     ("backbone", "sampling"),
-    [("qwen2_5_vl", {"num_frames": 8}), ("qwen3_vl", {"num_frames": None, "fps": 6.0, "max_frames": 8})],
+    [("qwen2_5_vl", {"num_frames": 8}), ("qwen3_vl", {"num_frames": None, "fps": 6.0, "max_frames": 16})],
 )
 def test_run_demo_passes_the_backbone_recipe(monkeypatch, tmp_path, backbone, sampling):
     calls = {}
