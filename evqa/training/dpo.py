@@ -256,6 +256,21 @@ def build_dpo_trainer(model_args, data_args, train_args, callbacks=None):
     return trainer, processor, eval_set
 
 
+def train_and_drop_reference(trainer, resume, held_out) -> None:
+    """Train (resuming from `resume`), save the trainer state, score the held-out pairs when there are any
+    (logged and saved as `eval` metrics), and delete the frozen reference adapter, which is not part of the
+    result (the SFT adapter it copies is already saved elsewhere)."""
+    trainer.train(resume_from_checkpoint=resume)
+    trainer.save_state()
+    if held_out is not None:
+        metrics = trainer.evaluate_pairs(held_out)
+        log.info("held-out pairs: %s", metrics)
+        trainer.save_metrics("eval", metrics)
+    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
+    if REF_ADAPTER in unwrapped.peft_config:
+        unwrapped.delete_adapter(REF_ADAPTER)
+
+
 def run_dpo_training(model_args, data_args, train_args, callbacks=None) -> Path:
     """Build the pairs, the policy and the trainer; train, save, score `eval_pairs`; returns the model folder."""
     from evqa.training.main import resolve_resume, save_final
@@ -266,13 +281,5 @@ def run_dpo_training(model_args, data_args, train_args, callbacks=None) -> Path:
         return run_vlm_dpo_training(model_args, data_args, train_args, callbacks)
     resume = resolve_resume(train_args)
     trainer, processor, eval_set = build_dpo_trainer(model_args, data_args, train_args, callbacks)
-    trainer.train(resume_from_checkpoint=resume)
-    trainer.save_state()
-    if eval_set is not None:
-        metrics = trainer.evaluate_pairs(eval_set)
-        log.info("held-out pairs: %s", metrics)
-        trainer.save_metrics("eval", metrics)
-    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
-    if REF_ADAPTER in unwrapped.peft_config:  # the reference is the SFT adapter: not part of the result
-        unwrapped.delete_adapter(REF_ADAPTER)
+    train_and_drop_reference(trainer, resume, eval_set)
     return save_final(trainer, processor, model_args, Path(train_args.output_dir))

@@ -202,21 +202,14 @@ def build_vlm_dpo_trainer(model_args, data_args, train_args, callbacks=None):
 
 def run_vlm_dpo_training(model_args, data_args, train_args, callbacks=None) -> Path:
     """Train and save the DPO adapter (+ `<output_dir>/merged` with `merge_lora`); returns the model folder."""
+    from evqa.training.dpo import train_and_drop_reference
     from evqa.training.hf_vlm.model import train_dtype
     from evqa.training.hf_vlm.train import merge_adapter
     from evqa.training.main import resolve_resume
 
     resume = resolve_resume(train_args)
     trainer, processor, held, base = build_vlm_dpo_trainer(model_args, data_args, train_args, callbacks)
-    trainer.train(resume_from_checkpoint=resume)
-    trainer.save_state()
-    if held is not None:
-        metrics = trainer.evaluate_pairs(held)
-        log.info("held-out pairs: %s", metrics)
-        trainer.save_metrics("eval", metrics)
-    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
-    if REF_ADAPTER in unwrapped.peft_config:
-        unwrapped.delete_adapter(REF_ADAPTER)
+    train_and_drop_reference(trainer, resume, held)
     out = Path(train_args.output_dir)
     trainer.save_model(str(out))
     processor.save_pretrained(out)

@@ -288,18 +288,14 @@ def validate_pair(pair, *, path=None, line=None) -> dict:
 
 def read_pairs(path: str | os.PathLike, sources: Iterable[str] | None = None) -> list[dict]:
     """Read and validate a pairs JSONL; `sources` keeps only those negative kinds (e.g. ["correctness"])."""
+    from evqa.io import read_jsonl_objects
+
     path = Path(path)
     if not path.is_file():
         raise DataError("pairs file not found", path=path)
     keep = set(sources) if sources is not None else None
     pairs, seen = [], set()
-    for number, text in enumerate(path.read_text().splitlines(), start=1):
-        if not text.strip():
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DataError(f"not valid JSON ({err.msg})", path=path, entry=f"line {number}") from None
+    for number, record in read_jsonl_objects(path, error=DataError):
         pair = validate_pair(record, path=path, line=f"line {number}")
         if pair["id"] in seen:
             raise DataError("duplicate pair id", path=path, entry=pair["id"], field="id")
