@@ -127,12 +127,19 @@ def test_synthetic_benchmark_without_data_flags(tmp_path, monkeypatch, capsys):
     )
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """SIGINT at its default in the child: an ignored SIGINT is inherited across exec (a test runner started in
+    the background of a script has it ignored), and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_serve_prints_the_url_serves_the_report_and_stops_on_ctrl_c(tmp_path):
     out = tmp_path / "r"
     argv = [sys.executable, "-u", "-m", "evqa.cli.main", "view", "--pred_file", str(PRED_A), "--gt_file",
             str(GT_CSV), "--gt_mask_dir", str(GT_MASKS), "--out", str(out), "--no_progress", "--serve", "--port", "0"]  # fmt: skip
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"})  # fmt: skip
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
+                            preexec_fn=_ctrl_c_as_in_a_terminal)  # fmt: skip
     try:
         url = None
         for line in proc.stdout:
@@ -146,7 +153,7 @@ def test_serve_prints_the_url_serves_the_report_and_stops_on_ctrl_c(tmp_path):
         with urllib.request.urlopen(url.replace("index.html", "results/run_A.json"), timeout=10) as response:
             assert json.loads(response.read())["qa_metrics"]["correct"] == 4
         proc.send_signal(signal.SIGINT)
-        try:  # generous: a loaded 2-core machine once took over 30 s here (not reproduced since)
+        try:
             stdout, stderr = proc.communicate(timeout=90)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGABRT)  # faulthandler writes every thread's stack to stderr
