@@ -225,9 +225,10 @@ def merge(out, order: list[str]) -> None:
 
 
 def print_plan(task, limit_shard: list) -> None:
-    """--dry-run: prompts and frame times per entry, as JSON lines on stdout."""
+    """--dry-run: prompts and frame times per entry, as JSON lines on stdout, one write per line (shards of
+    the multi-GPU script share one pipe: block-buffered output would interleave their lines mid-line)."""
     for _, entry in limit_shard:
-        print(json.dumps(task.plan(entry), ensure_ascii=False))
+        print(json.dumps(task.plan(entry), ensure_ascii=False), flush=True)
 
 
 def make_header(
