@@ -196,11 +196,22 @@ def _base_model(model_args, train_args):
                        sam2_pretrained=model_args.sam2_pretrained, seed=train_args.seed)  # fmt: skip
 
 
+def train_policy_adapter_only(model) -> None:
+    """Leave only the policy's LoRA weights trainable (the frozen reference adapter and the base are not),
+    switch dropout off (TRL's `disable_dropout_in_model`, so policy and reference see the same network) and
+    put the model in training mode."""
+    from trl.trainer.utils import disable_dropout_in_model
+
+    for name, param in model.named_parameters():
+        param.requires_grad_("lora_" in name and f".{REF_ADAPTER}." not in name)
+    disable_dropout_in_model(model)
+    model.train()
+
+
 def build_dpo_model(model_args, train_args):
     """(policy peft model, processor) as the module docstring says; only the "default" adapter trains."""
     import safetensors.torch
     from peft import PeftModel
-    from trl.trainer.utils import disable_dropout_in_model
 
     from evqa.training.main import build_model as build_lora_model
 
@@ -220,10 +231,7 @@ def build_dpo_model(model_args, train_args):
                                   path=folder, field="model.sft_adapter")  # fmt: skip
         model.load_adapter(str(folder), adapter_name=REF_ADAPTER, is_trainable=False)
         model.set_adapter("default")
-    for name, param in model.named_parameters():
-        param.requires_grad_("lora_" in name and f".{REF_ADAPTER}." not in name)
-    disable_dropout_in_model(model)
-    model.train()
+    train_policy_adapter_only(model)
     return model, processor
 
 

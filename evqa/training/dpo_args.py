@@ -16,6 +16,14 @@ STAGES = ("sft", "dpo")
 REF_ADAPTER = "ref"
 
 
+def check_dpo_arguments(stage: str, beta: float) -> None:
+    """The checks both DPO stages (EVQA and plain VLMs) make on `training.stage` and `training.beta`."""
+    if stage != "dpo":
+        raise ConfigError(f"expected stage dpo, got {stage!r}", field="training.stage")
+    if beta <= 0:
+        raise ConfigError(f"beta must be positive, got {beta}", field="training.beta")
+
+
 @dataclass
 class DpoModelArguments(ModelArguments):
     """The policy: `base_model` (or `preset`) + an SFT LoRA adapter, trained further by DPO.
@@ -83,10 +91,7 @@ class DpoTrainingArguments(TrainingArguments):
     num_train_epochs: float = 1.0
 
     def __post_init__(self):
-        if self.stage != "dpo":
-            raise ConfigError(f"expected stage dpo, got {self.stage!r}", field="training.stage")
-        if self.beta <= 0:
-            raise ConfigError(f"beta must be positive, got {self.beta}", field="training.beta")
+        check_dpo_arguments(self.stage, self.beta)
         if self.mask_weight < 0:
             raise ConfigError(
                 f"mask_weight must be >= 0, got {self.mask_weight}", field="training.mask_weight"

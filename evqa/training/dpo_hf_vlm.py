@@ -20,7 +20,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from evqa.errors import ConfigError
-from evqa.training.dpo_args import REF_ADAPTER
+from evqa.training.dpo_args import REF_ADAPTER, check_dpo_arguments
 from evqa.training.hf_vlm.arguments import HfVlmDataArguments, HfVlmModelArguments, HfVlmTrainingArguments
 from evqa.training.hf_vlm.collator import AnswerOnlyCollator
 from evqa.training.pairs import NEGATIVES
@@ -71,10 +71,7 @@ class HfVlmDpoTrainingArguments(HfVlmTrainingArguments):
     num_train_epochs: float = 1.0
 
     def __post_init__(self):
-        if self.stage != "dpo":
-            raise ConfigError(f"expected stage dpo, got {self.stage!r}", field="training.stage")
-        if self.beta <= 0:
-            raise ConfigError(f"beta must be positive, got {self.beta}", field="training.beta")
+        check_dpo_arguments(self.stage, self.beta)
         super().__post_init__()
 
     @property
@@ -139,8 +136,8 @@ def build_vlm_dpo_model(model_args, train_args):
     """(policy peft model, processor, base checkpoint folder) as the module docstring says."""
     import safetensors.torch
     from peft import set_peft_model_state_dict
-    from trl.trainer.utils import disable_dropout_in_model
 
+    from evqa.training.dpo import train_policy_adapter_only
     from evqa.training.hf_vlm.model import build_vlm
     from evqa.training.hf_vlm.train import base_checkpoint
 
@@ -167,10 +164,7 @@ def build_vlm_dpo_model(model_args, train_args):
                               field="model.sft_adapter")  # fmt: skip
         model.load_adapter(str(folder), adapter_name=REF_ADAPTER, is_trainable=False)
         model.set_adapter("default")
-    for name, param in model.named_parameters():
-        param.requires_grad_("lora_" in name and f".{REF_ADAPTER}." not in name)
-    disable_dropout_in_model(model)
-    model.train()
+    train_policy_adapter_only(model)
     return model, processor, base
 
 
