@@ -51,7 +51,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "list the registered benchmarks, their data, metrics and synthetic versions",
     ),
     "dpo-pairs": (
-        "evqa.training.pairs_cli",
+        "evqa.cli.dpo_pairs",
         "write DPO preference pairs (JSONL) from a benchmark's training split",
     ),
     "judge": ("evqa.cli.judge", "LLM-as-judge scoring of open-answer predictions (EgoTextVQA, EgoTempo)"),

@@ -175,8 +175,8 @@ def test_pairs_reader_names_the_line_and_field_of_a_bad_record(tmp_path):
 def test_dpo_pairs_command_writes_the_pairs_and_documents_every_flag(synth, tmp_path, capsys):
     import argparse
 
+    from evqa.cli.dpo_pairs import build_parser
     from evqa.cli.main import main as evqa
-    from evqa.training.pairs_cli import build_parser
 
     out = tmp_path / "pairs.jsonl"
     code = evqa(["dpo-pairs", "--csv", str(synth / "gen_qa/synth/st_evidence_synth.csv"), "--video-dir",
