@@ -6,7 +6,6 @@ into an `InferOptions`. Kept out of `evqa.cli.infer` so the parser module stays 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import inspect
 import json
@@ -81,8 +80,9 @@ class InferOptions:
     skip_viz: bool = False
 
     @classmethod
-    def from_namespace(cls, args: InferOptions) -> InferOptions:
-        """The options of parsed `evqa infer` flags (attributes the class does not know are ignored)."""
+    def from_namespace(cls, args) -> InferOptions:
+        """The options of parsed `evqa infer` flags: `args` is the CLI's argparse namespace (or any object with
+        the flags as attributes); attributes the class does not know are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in vars(args).items() if k in names})
 
@@ -150,7 +150,7 @@ def normalize_task(args: InferOptions) -> tuple[str, str]:
     return args.task, args.mcq_task
 
 
-def sampling_from(args: InferOptions | argparse.Namespace, adapter_cls: type | None = None) -> Sampling:
+def sampling_from(args: InferOptions, adapter_cls: type | None = None) -> Sampling:
     """Frame sampling from the flags: --num-frames wins over --fps (default 1 fps); --max-size defaults to
     the adapter's `default_max_size`; --pooling sends one pooled image per second (fps 1)."""
     fps = None if args.num_frames else (args.fps if args.fps is not None else 1.0)
@@ -232,23 +232,29 @@ def print_plan(task, limit_shard: list) -> None:
 
 
 def make_header(
-    args, adapter: str, model_id: str, adapter_cls: type, sampling: Sampling, task: dict, data_files
+    args: InferOptions,
+    adapter: str,
+    model_id: str,
+    adapter_cls: type,
+    sampling: Sampling,
+    task: dict,
+    data_files,
 ) -> RunHeader:
     """A run header (what must match for a resume) from the run's flags: the checkpoint fingerprint of a
     local model (+ its LoRA adapter), `task` as described by the caller, the sampling, the prompt version
     of the adapter's prompt style and the sha256 of `data_files` (paths; None and folders are skipped)."""
     facts = adapter_cls.facts
     checkpoint = None if facts.api else checkpoint_fingerprint(model_id)
-    if getattr(args, "adapter_path", None):
+    if args.adapter_path:
         checkpoint = {**(checkpoint or {}), "adapter": checkpoint_fingerprint(args.adapter_path)}
     return RunHeader(
         adapter=adapter,
         model=str(model_id),
         checkpoint=checkpoint,
-        task={**task, "max_new_tokens": getattr(args, "max_new_tokens", None)},
+        task={**task, "max_new_tokens": args.max_new_tokens},
         sampling=dataclasses.asdict(sampling),
         prompt_version=prompt_version(getattr(adapter_cls, "prompt_style", "baseline")),
-        endpoint=getattr(args, "base_url", None) or None,
+        endpoint=args.base_url or None,
         data_sha256=data_file_hashes(data_files),
     )
 
@@ -266,51 +272,51 @@ def run_header(
     return make_header(args, adapter, model_id, adapter_cls, task.sampling, described, files)
 
 
-def run_infer(args: InferOptions | argparse.Namespace) -> RunSummary | None:
+def run_infer(options: InferOptions) -> RunSummary | None:
     """Carry out `evqa infer`; returns the run summary (None for --dry-run and --merge)."""
-    if isinstance(args, argparse.Namespace):
-        args = InferOptions.from_namespace(args)
-    args.validate()
-    task_name, mcq_task = normalize_task(args)
+    options.validate()
+    task_name, mcq_task = normalize_task(options)
     if task_name == "masks":
         from evqa.baselines.masks_step import run_masks_step
 
-        return run_masks_step(args)
-    if args.merge and args.output and args.model is None:
-        merge(args.output, benchmark_order(args, task_name))
+        return run_masks_step(options)
+    if options.merge and options.output and options.model is None:
+        merge(options.output, benchmark_order(options, task_name))
         return None
-    adapter, model_id = resolve_adapter(args.model or args.adapter, args.adapter)
+    adapter, model_id = resolve_adapter(options.model or options.adapter, options.adapter)
     adapter_cls = get_model_class(adapter)
-    if args.adapter_path and "adapter_path" not in inspect.signature(adapter_cls.__init__).parameters:
+    if options.adapter_path and "adapter_path" not in inspect.signature(adapter_cls.__init__).parameters:
         raise ConfigError(f"the {adapter} adapter takes no LoRA adapter", field="--adapter-path")
-    out = output_path(args, adapter, model_id, adapter_cls, task_name, mcq_task)
-    if args.merge:
-        merge(out, benchmark_order(args, task_name))
+    out = output_path(options, adapter, model_id, adapter_cls, task_name, mcq_task)
+    if options.merge:
+        merge(out, benchmark_order(options, task_name))
         return None
-    task = build_task(args, adapter_cls, task_name, mcq_task, out)
-    shard_index, num_shards = resolve_shard(args.num_shards, args.shard_index)
-    if args.dry_run:
+    task = build_task(options, adapter_cls, task_name, mcq_task, out)
+    shard_index, num_shards = resolve_shard(options.num_shards, options.shard_index)
+    if options.dry_run:
         print_plan(task, task.items()[shard_index::num_shards])
         return None
-    check_device(args, adapter_cls)  # after --dry-run, which builds no model
+    check_device(options, adapter_cls)  # after --dry-run, which builds no model
     ensure_writable(out)
-    header = run_header(args, adapter, model_id, adapter_cls, task, task_name, mcq_task)
-    model = build_model(adapter, model_id, **model_options(args))
+    header = run_header(options, adapter, model_id, adapter_cls, task, task_name, mcq_task)
+    model = build_model(adapter, model_id, **model_options(options))
     if header.endpoint is None:
         header.endpoint = model.endpoint()
-    task.bind(ModelCaller(model, retry_policy(args)))
+    task.bind(ModelCaller(model, retry_policy(options)))
     log.info("running %s (%s) on %d entries -> %s", adapter, model_id, len(task.entries), out)
-    return run_bound_task(task, model, out, args, header, shard_index, num_shards)
+    return run_bound_task(task, model, out, options, header, shard_index, num_shards)
 
 
-def retry_policy(args) -> RetryPolicy:
+def retry_policy(args: InferOptions) -> RetryPolicy:
     """The retry settings of an infer command line."""
     return RetryPolicy(
         max_retries=args.max_retries, timeout=args.timeout, attempt_timeout=args.request_timeout
     )
 
 
-def run_bound_task(task, model, out, args, header, shard_index: int, num_shards: int) -> RunSummary:
+def run_bound_task(
+    task, model, out: Path, args: InferOptions, header: RunHeader, shard_index: int, num_shards: int
+) -> RunSummary:
     """Run a task already bound to its model caller through the runner, with the command line's concurrency,
     batching, progress and overwrite settings (every benchmark's infer ends here)."""
     return run_items(
@@ -324,7 +330,7 @@ def run_bound_task(task, model, out, args, header, shard_index: int, num_shards:
         batch_size=args.batch_size if model.supports_batching else 1,
         process_batch=task.process_batch,
         header=header,
-        overwrite=getattr(args, "overwrite", False),
+        overwrite=args.overwrite,
     )
 
 
