@@ -1,56 +1,76 @@
-"""`evqa infer|eval|synth|judge --benchmark NAME` for registered benchmarks: files from `--data-dir`, the
-entry's task through the one runner, its scorer, and the summary file.
+"""The library side of `evqa infer|eval|synth|judge --benchmark NAME` for registered benchmarks: which
+benchmark and files (`BenchmarkSelection`), the entry's task through the one runner (`run_benchmark_infer`),
+its scorer and the summary file (`run_benchmark_eval`), its synthetic version (`synthesize_benchmark`).
 
-ST-Evidence keeps its own command paths (`evqa.baselines.cli_run`, `evqa.cli.eval_gen`, `evqa.cli.synth`);
-for it these hooks only fill the file flags from `--data-dir` and add the summary.
+Every function here takes typed options; the command line's flags are turned into them by
+`evqa.cli.benchmark_args`, which also keeps the ST-Evidence command paths (`evqa.baselines.cli_run`,
+`evqa.cli.eval_gen`, `evqa.cli.synth`) apart: for them it only fills the file flags from `--data-dir`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from evqa.benchmarks.base import Scores
-from evqa.benchmarks.cli_args import benchmark_name, benchmark_options, judge_settings, located_files
+from evqa.benchmarks.base import Benchmark, Scores
 from evqa.benchmarks.registry import get_benchmark
 from evqa.errors import ConfigError
 from evqa.io import write_json_atomic
 
+if TYPE_CHECKING:
+    from evqa.baselines.cli_run import InferOptions
+    from evqa.baselines.runner import RunSummary
+    from evqa.eval.judge import JudgeSettings
+
 log = logging.getLogger("evqa.benchmarks")
 
-ST_EVIDENCE = ("st_evidence_gen", "st_evidence_mcq")
+
+@dataclass(frozen=True)
+class BenchmarkSelection:
+    """A registered benchmark and its data for one run: `name` (as `get_benchmark` knows it), the folder its
+    files are found under (`data_dir`, None: none), single files that win over what is found there
+    (`files`: data-file key -> path, e.g. {"qa_file": "subset.jsonl"}) and the entry's option values
+    (`options`: option dest -> value, for its `options` and `score_options`; one not given takes its
+    default)."""
+
+    name: str
+    data_dir: str | os.PathLike | None = None
+    files: Mapping[str, str | os.PathLike | None] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def benchmark(self) -> Benchmark:
+        """A fresh instance of the selected benchmark."""
+        return get_benchmark(self.name)
+
+    def _check(self, bench: Benchmark) -> None:
+        if bench.name != self.name:
+            raise ValueError(f"the selection is of benchmark {self.name}, not {bench.name}")
+        unknown = [k for k in self.files if k not in {f.key for f in bench.data_files}]
+        unknown += [k for k in self.options if k not in {o.dest for o in _every_option(bench)}]
+        if unknown:
+            raise ValueError(f"benchmark {bench.name} has no data file or option {', '.join(unknown)}")
+
+    def locate(self, bench: Benchmark) -> dict[str, Path | None]:
+        """The benchmark's files: those in `files` first, else found under `data_dir` (`bench.locate`)."""
+        self._check(bench)
+        overrides = {f.key: self.files.get(f.key) for f in bench.data_files}
+        return bench.locate(self.data_dir, overrides)
+
+    def option_values(self, bench: Benchmark) -> dict[str, Any]:
+        """Every option of the benchmark (its `options` and `score_options`): the given value, else its default."""
+        self._check(bench)
+        return {opt.dest: self.options.get(opt.dest, opt.default) for opt in _every_option(bench)}
 
 
-def _fill_from_data_dir(bench, args: argparse.Namespace) -> None:
-    """ST-Evidence with --data-dir: set the file flags the user left empty to what the data dir holds."""
-    if not getattr(args, "data_dir", None):
-        return
-    for key, path in located_files(bench, args).items():
-        if hasattr(args, key) and getattr(args, key) is None and path is not None:
-            setattr(args, key, str(path))
+def _every_option(bench: Benchmark) -> list:
+    return [*bench.options, *getattr(bench, "score_options", ())]  # score_options: on infer and eval
 
 
 # --- infer -------------------------------------------------------------------------------------------
-
-
-def infer_hook(args: argparse.Namespace):
-    """Run `evqa infer` for a registered benchmark; returns (True, RunSummary | None) when it handled the
-    command, (False, None) when the ST-Evidence path should run (with file flags filled from --data-dir)."""
-    name = benchmark_name(args)
-    bench = get_benchmark(name)
-    if name in ST_EVIDENCE:
-        explicit = getattr(args, "benchmark", None) is not None
-        if name == "st_evidence_mcq" and args.task == "gen":
-            args.task = "mcq"
-        if explicit and name == "st_evidence_gen" and args.task not in ("gen", "masks"):
-            raise ConfigError(f"--task {args.task} is not the generative benchmark", field="--task")
-        _fill_from_data_dir(bench, args)
-        return False, None
-    return True, run_benchmark_infer(bench, args)
 
 
 def default_prediction_path(bench, adapter: str, model_id: str, sampling) -> Path:
@@ -66,8 +86,11 @@ def default_prediction_path(bench, adapter: str, model_id: str, sampling) -> Pat
     )
 
 
-def run_benchmark_infer(bench, args: argparse.Namespace):
-    """Predictions of `--model` on `bench` through `evqa.baselines.runner.run_items`."""
+def run_benchmark_infer(
+    bench: Benchmark, options: InferOptions, selection: BenchmarkSelection
+) -> RunSummary | None:
+    """Predictions of `options.model` on `bench` (its files and options from `selection`) through
+    `evqa.baselines.runner.run_items`; None for a dry run or a merge (already reported)."""
     from evqa.baselines.cli_run import (
         make_header,
         model_options,
@@ -81,48 +104,41 @@ def run_benchmark_infer(bench, args: argparse.Namespace):
     from evqa.baselines.store import merge_outputs
     from evqa.benchmarks.task import AdapterCaller
 
-    files = located_files(bench, args)
-    records = bench.load(files)[: args.limit]
-    if args.merge and args.output and args.model is None:
-        merge_outputs(args.output, order=[r.entry_id for r in records])
-        print(f"merged {args.output}")
+    files = selection.locate(bench)
+    records = bench.load(files)[: options.limit]
+    if options.merge and options.output and options.model is None:
+        merge_outputs(options.output, order=[r.entry_id for r in records])
+        print(f"merged {options.output}")
         return None
-    adapter, model_id = resolve_adapter(args.model or args.adapter, args.adapter)
+    adapter, model_id = resolve_adapter(options.model or options.adapter, options.adapter)
     adapter_cls = get_model_class(adapter)
-    sampling = sampling_from(args, adapter_cls)
-    out = Path(args.output) if args.output else default_prediction_path(bench, adapter, model_id, sampling)
-    if args.merge:
+    sampling = sampling_from(options, adapter_cls)
+    out = (
+        Path(options.output)
+        if options.output
+        else default_prediction_path(bench, adapter, model_id, sampling)
+    )
+    if options.merge:
         merge_outputs(out, order=[r.entry_id for r in records])
         print(f"merged {out}")
         return None
-    task = bench.build_task(records, files, sampling=sampling, options=benchmark_options(bench, args),
-                            adapter_cls=adapter_cls, max_new_tokens=args.max_new_tokens)  # fmt: skip
-    shard_index, num_shards = resolve_shard(args.num_shards, args.shard_index)
-    if args.dry_run:
+    task = bench.build_task(records, files, sampling=sampling, options=selection.option_values(bench),
+                            adapter_cls=adapter_cls, max_new_tokens=options.max_new_tokens)  # fmt: skip
+    shard_index, num_shards = resolve_shard(options.num_shards, options.shard_index)
+    if options.dry_run:
         print_plan(task, task.items()[shard_index::num_shards])
         return None
-    described = {"name": bench.name, "options": benchmark_options(bench, args)}
+    described = {"name": bench.name, "options": selection.option_values(bench)}
     data_files = [v for v in files.values() if isinstance(v, (str, os.PathLike))]
-    header = make_header(args, adapter, model_id, adapter_cls, task.sampling, described, data_files)
-    model = build_model(adapter, model_id, **model_options(args))
+    header = make_header(options, adapter, model_id, adapter_cls, task.sampling, described, data_files)
+    model = build_model(adapter, model_id, **model_options(options))
     header.endpoint = header.endpoint or model.endpoint()
-    task.bind(AdapterCaller(model, bench.ask_method, retry_policy(args)))
+    task.bind(AdapterCaller(model, bench.ask_method, retry_policy(options)))
     log.info("running %s (%s) on %s: %d entries -> %s", adapter, model_id, bench.name, len(records), out)
-    return run_bound_task(task, model, out, args, header, shard_index, num_shards)
+    return run_bound_task(task, model, out, options, header, shard_index, num_shards)
 
 
 # --- eval / judge ------------------------------------------------------------------------------------
-
-
-def eval_hook(args: argparse.Namespace, pred_file: str) -> int | None:
-    """`evqa eval --benchmark NAME`: None for the generative ST-Evidence path (file flags filled from
-    --data-dir), else the exit code of scoring the registered benchmark."""
-    name = benchmark_name(args)
-    bench = get_benchmark(name)
-    if name == "st_evidence_gen":
-        _fill_from_data_dir(bench, args)
-        return None
-    return run_benchmark_eval(bench, args, pred_file)
 
 
 def format_scores(bench, scores: Scores) -> str:
@@ -149,24 +165,38 @@ def results_json(bench, scores: Scores, protocol: str, pred_file: str) -> dict[s
             "per_item": scores.per_item}  # fmt: skip
 
 
-def run_benchmark_eval(bench, args: argparse.Namespace, pred_file: str) -> int:
-    """Score `pred_file` on `bench`, write `<pred stem><results_suffix>.json` (or --output_file) and the summary."""
+def run_benchmark_eval(
+    bench: Benchmark,
+    selection: BenchmarkSelection,
+    pred_file: str | os.PathLike,
+    *,
+    protocol: str = "evqa",
+    output_file: str | os.PathLike | None = None,
+    judge: JudgeSettings | None = None,
+) -> int:
+    """Score `pred_file` on `bench` (files and options from `selection`), write `<pred stem><results_suffix>.json`
+    (or `output_file`) and the summary; 0, or 1 when some items are judge errors. A benchmark scored by an LLM
+    judge uses `judge` (None: the default `JudgeSettings()`); any other benchmark given a judge is a
+    ConfigError."""
     from evqa.benchmarks.summary import write_summary
 
-    files = located_files(bench, args)
-    options = benchmark_options(bench, args)
+    files = selection.locate(bench)
+    options = selection.option_values(bench)
     extra_run: dict[str, Any] = {}
     if bench.needs_judge:
-        options["judge"] = judge_settings(args)
+        if judge is None:
+            from evqa.eval.judge import JudgeSettings
+
+            judge = JudgeSettings()
+        options["judge"] = judge
         from evqa.prompts import JUDGE_PROMPT_VERSION
 
         extra_run = {"judge": options["judge"].model, "judge_prompt_version": JUDGE_PROMPT_VERSION}
-    elif getattr(args, "judge", None):
+    elif judge is not None:
         raise ConfigError(f"benchmark {bench.name} is not scored by a judge", field="--judge")
-    protocol = getattr(args, "protocol", "evqa")
     scores, predictions = bench.evaluate(files, pred_file, protocol=protocol, options=options)
     print(format_scores(bench, scores))
-    output = getattr(args, "output_file", None) or str(
+    output = output_file or str(
         Path(pred_file).with_name(f"{Path(pred_file).stem}{bench.results_suffix}.json")
     )
     results = results_json(bench, scores, protocol, pred_file)
@@ -205,22 +235,12 @@ def write_st_evidence_summary(name: str, pred_file: str, files: dict, results: d
 # --- synth -------------------------------------------------------------------------------------------
 
 
-def synth_hook(args: argparse.Namespace) -> int | None:
-    """`evqa synth --benchmark NAME`: None for ST-Evidence (its generator runs as before), else writes the
-    entry's synthetic version and prints where its files are."""
-    name = benchmark_name(args)
-    if name in ST_EVIDENCE:
-        return None
-    from evqa.data.synth import default_root
-
+def synthesize_benchmark(
+    name: str, out: str | os.PathLike, *, seed: int = 0, num_items: int | None = None
+) -> dict[str, Path | None]:
+    """Write the synthetic version of registered benchmark `name` under folder `out` (`num_items` None: its
+    own size); returns its files, {data file key: path} (what `BenchmarkSelection(name, data_dir=out)` finds)."""
     bench = get_benchmark(name)
     if not bench.has_synthetic:
         raise ConfigError(f"benchmark {name} has no synthetic version", field="--benchmark")
-    out = Path(args.out)
-    if out == default_root():  # --out not given: a folder of its own beside the ST-Evidence synth data
-        out = out / name
-    files = bench.synthesize(out, seed=args.seed, num_items=getattr(args, "num_items", None))
-    records = bench.load(files)
-    print(json.dumps({"benchmark": name, "out": str(out), "items": len(records),
-                      "files": {k: None if v is None else str(v) for k, v in files.items()}}, indent=2))  # fmt: skip
-    return 0
+    return bench.synthesize(Path(out), seed=seed, num_items=num_items)

@@ -45,7 +45,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                    help="evidence-backed accuracy: temporal IoP a correct answer needs (default: %(default)s)")  # fmt: skip
     p.add_argument("--j_threshold", type=float, default=0.5,
                    help="evidence-backed accuracy with masks: mask J it also needs (default: %(default)s)")  # fmt: skip
-    from evqa.benchmarks.cli_args import add_benchmark_arguments, add_judge_arguments
+    from evqa.cli.benchmark_args import add_benchmark_arguments, add_judge_arguments
 
     add_benchmark_arguments(p, options=False)
     add_judge_arguments(p)
@@ -63,7 +63,8 @@ def _defaults(args) -> tuple[str, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evqa.benchmarks.run import eval_hook, write_st_evidence_summary
+    from evqa.benchmarks.run import write_st_evidence_summary
+    from evqa.cli.benchmark_args import eval_hook
     from evqa.eval.report import format_table
     from evqa.eval.st_evidence import evaluate_gen
 

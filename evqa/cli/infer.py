@@ -58,7 +58,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     for add in (_add_data_arguments, _add_output_arguments, _add_frame_arguments, _add_execution_arguments):
         add(p)
-    from evqa.benchmarks.cli_args import add_benchmark_arguments
+    from evqa.cli.benchmark_args import add_benchmark_arguments
 
     add_benchmark_arguments(p)
     return p
@@ -284,7 +284,7 @@ def _add_execution_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evqa.baselines.cli_run import InferOptions, run_infer
-    from evqa.benchmarks.run import infer_hook
+    from evqa.cli.benchmark_args import infer_hook
 
     handled, summary = infer_hook(args)
     if not handled:

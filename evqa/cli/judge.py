@@ -17,7 +17,7 @@ from evqa.errors import ConfigError
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    from evqa.benchmarks.cli_args import add_benchmark_arguments, add_judge_arguments
+    from evqa.cli.benchmark_args import add_benchmark_arguments, add_judge_arguments
 
     p = argparse.ArgumentParser(prog=prog, description="Score open-answer predictions with an LLM judge.")
     add_prediction_arguments(p)
@@ -36,11 +36,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from evqa.benchmarks import get_benchmark
-    from evqa.benchmarks.run import run_benchmark_eval
+    from evqa.cli.benchmark_args import eval_benchmark
 
     bench = get_benchmark(args.benchmark)
     if not bench.needs_judge:
         raise ConfigError(
             f"benchmark {bench.name} is not scored by a judge (use evqa eval)", field="--benchmark"
         )
-    return run_benchmark_eval(bench, args, prediction_path(args))
+    return eval_benchmark(bench, args, prediction_path(args))

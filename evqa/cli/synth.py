@@ -44,7 +44,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-score", action="store_true", help="write the baseline predictions but do not score them"
     )
-    from evqa.benchmarks.cli_args import add_benchmark_arguments
+    from evqa.cli.benchmark_args import add_benchmark_arguments
 
     add_benchmark_arguments(parser, data=False, options=False, data_dir=False)
     parser.add_argument("--num-items", type=int, default=None,
@@ -53,7 +53,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evqa.benchmarks.run import synth_hook
+    from evqa.cli.benchmark_args import synth_hook
     from evqa.data.synth import generate
 
     code = synth_hook(args)

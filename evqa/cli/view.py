@@ -72,7 +72,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                      "the same order (default: scored here; judged benchmarks: <pred stem>_eval.json beside it)")  # fmt: skip
     reg.add_argument("--protocol", default="evqa", choices=["evqa", "upstream"],
                      help="scoring protocol when scored here (default: %(default)s)")  # fmt: skip
-    from evqa.benchmarks.cli_args import add_benchmark_arguments
+    from evqa.cli.benchmark_args import add_benchmark_arguments
 
     add_benchmark_arguments(p, data=True, options=True, data_dir=False)
     _add_report_arguments(p)
@@ -215,19 +215,20 @@ def _run_gen(args, out: str) -> Path:
 
 def _run_registry(args, out: str) -> Path:
     """Any registered benchmark but ST-Evidence: its files from --data-dir / its flags, the generic builder."""
-    from evqa.benchmarks.cli_args import benchmark_options, located_files
     from evqa.benchmarks.registry import get_benchmark
+    from evqa.cli.benchmark_args import benchmark_selection
     from evqa.eval.viewer import write_benchmark_viewer
 
     bench = get_benchmark(args.benchmark)
     if args.results_files is not None and len(args.results_files) != len(args.pred_files):
         raise ConfigError(f"give --results_file once per --pred_file ({len(args.pred_files)}), "
                           f"got {len(args.results_files)}", field="--results_file")  # fmt: skip
-    files = located_files(bench, args)
+    selection = benchmark_selection(bench, args)
+    files = selection.locate(bench)
     print(f"{bench.name}: " + ", ".join(f"{k} {v}" for k, v in files.items() if v is not None))
     return write_benchmark_viewer(out, bench.name, files, args.pred_files, results_files=args.results_files,
                                   chunk_size=args.chunk_size, protocol=args.protocol,
-                                  options=benchmark_options(bench, args), limit=args.limit,
+                                  options=selection.option_values(bench), limit=args.limit,
                                   max_frames=args.max_frames, thumb_width=args.thumb_width,
                                   progress=not args.no_progress, title=args.title)  # fmt: skip
 
