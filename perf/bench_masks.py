@@ -21,7 +21,9 @@ Part 3 (`--png_entries`) is the end-to-end PNG case on upstream-layout files (`<
 `<pred>/<id>/masks/<frame>.png`), all in one run: the IO floor (decoding every PNG, one process), then
 `evqa eval --eval_masks --protocol upstream --num_workers 1` and `--num_workers 2` on the same files, and an
 evaluator written from the published ST-Evidence evaluator's definition (PIL "L" reads, DAVIS toolkit J/F
-per frame, a 2-process pool); it checks that J and F equal the toolkit's and prints the three ratios.
+per frame, a 2-process pool), and last the same PNGs decoded by 2 processes (what this machine gives two
+processes on the decoding alone: the ceiling of the 2-worker ratio); it checks that J and F equal the
+toolkit's and prints the ratios.
 """
 
 from __future__ import annotations
@@ -282,6 +284,24 @@ def _published_entry(args) -> tuple[float, float]:
     return float(np.mean(js)), float(np.mean(fs))
 
 
+def _decode_all(paths: list[str]) -> None:
+    for path in paths:
+        read_mask_png(path)
+
+
+def decode_scaling(paths: list[str]) -> float:
+    """Seconds to decode `paths` split over 2 processes (a started pool): what this machine gives 2 processes
+    on the decoding alone, the ceiling of the 2-worker speed-up (memory-bound PNG decoding on 2 vCPUs
+    scales less than 2x)."""
+    from evqa.eval.mask_scoring import _pool_context
+
+    with _pool_context().Pool(2) as pool:
+        pool.map(abs, [0, 1])  # started before timing
+        start = time.perf_counter()
+        pool.map(_decode_all, [paths[0::2], paths[1::2]])
+        return time.perf_counter() - start
+
+
 def bench_png(entries: int, frames: int) -> None:
     import json
     import multiprocessing
@@ -292,11 +312,10 @@ def bench_png(entries: int, frames: int) -> None:
     with tempfile.TemporaryDirectory() as root:
         ids = write_png_entries(root, entries, frames)
         gt, pred = os.path.join(root, "gt"), os.path.join(root, "pred")
+        paths = [p for entry_id in ids for name in sorted(os.listdir(os.path.join(gt, entry_id)))
+                 for p in (os.path.join(gt, entry_id, name), os.path.join(pred, entry_id, "masks", name))]  # fmt: skip
         start = time.perf_counter()
-        for entry_id in ids:
-            for name in sorted(os.listdir(os.path.join(gt, entry_id))):
-                read_mask_png(os.path.join(gt, entry_id, name))
-                read_mask_png(os.path.join(pred, entry_id, "masks", name))
+        _decode_all(paths)
         floor = time.perf_counter() - start
         seconds, results = {}, {}
         for workers in (0, 1, 2):  # 0: an untimed first run, so that module imports are not timed
@@ -309,6 +328,7 @@ def bench_png(entries: int, frames: int) -> None:
             seconds[workers] = time.perf_counter() - start
             with open(out) as fh:
                 results[workers] = json.load(fh)["per_sample_scores"]
+        floor_2 = decode_scaling(paths)  # after evqa eval: its 2-worker run starts the process server itself
         args = [(os.path.join(gt, i), os.path.join(pred, i, "masks")) for i in ids]
         start = time.perf_counter()
         with multiprocessing.get_context("fork").Pool(2) as pool:
@@ -327,12 +347,14 @@ def bench_png(entries: int, frames: int) -> None:
         " include starting their worker processes)"
     )
     print(f"{'run':<40}{'seconds':>10}{'frames/s':>10}")
-    rows = (("decode every PNG (IO floor, 1 process)", floor), ("evqa eval --num_workers 1", seconds[1]),
+    rows = (("decode every PNG (IO floor, 1 process)", floor), ("decode every PNG, 2 processes", floor_2),
+            ("evqa eval --num_workers 1", seconds[1]),
             ("evqa eval --num_workers 2", seconds[2]), ("published evaluator, 2 workers", seconds["published"]))  # fmt: skip
     for label, value in rows:
         print(f"{label:<40}{value:>10.2f}{n / value:>10.0f}")
     print(f"end to end / decode floor (1 worker): {seconds[1] / floor:.2f}x (target <= 1.3x)")
-    print(f"2 workers vs 1: {seconds[1] / seconds[2]:.2f}x faster (target >= 1.7x)")
+    print(f"2 workers vs 1: {seconds[1] / seconds[2]:.2f}x faster (target >= 1.7x; this machine decodes the same "
+          f"PNGs {floor / floor_2:.2f}x faster with 2 processes than with 1)")  # fmt: skip
     print(f"evqa vs the published evaluator, 2 workers each: {seconds['published'] / seconds[2]:.2f}x faster")
     print("J and F equal the DAVIS toolkit's (per entry, 1e-12)")
 

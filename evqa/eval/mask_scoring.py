@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,6 +185,10 @@ def _one_thread() -> None:
     cv2.setNumThreads(1)
 
 
+def _score_chunk(chunk: list[MaskTask]) -> list[dict]:
+    return [score_entry(t) for t in chunk]
+
+
 def _pool_context():
     """A multiprocessing context whose workers never inherit a parent's locked mutexes.
 
@@ -199,15 +204,55 @@ def _pool_context():
     return ctx
 
 
+def start_pool_server(num_workers: int) -> None:
+    """Start the pool's process server now, without waiting for it, when `num_workers` > 1: it imports this
+    module (~0.3 s) while the caller does other work, and `score_masks` later forks its workers from it."""
+    if num_workers <= 1 or _pool_context().get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+
+
 def score_masks(tasks: list[MaskTask], *, num_workers: int = 1, progress: bool = True) -> list[dict]:
     """Score every task (in order), with `num_workers` processes when > 1; shows a progress bar.
 
-    Pool results equal the serial ones: `score_entry` and the `MaskTask`s are module-level and picklable,
-    and a worker keeps only a small per-root `MaskStore` cache between tasks."""
+    With N workers this process is one of them: it scores chunks of tasks itself while N - 1 pool processes
+    start and take chunks as they free up (each holds at most two chunks ahead), so no core idles during the
+    pool's start-up. Pool results equal the serial ones: `score_entry` and the `MaskTask`s are module-level
+    and picklable, and a process keeps only a small per-root `MaskStore` cache between tasks."""
     bar = dict(total=len(tasks), desc="Scoring masks", unit="entry", disable=not progress)
-    if num_workers <= 1 or len(tasks) < 2:
-        return [score_entry(t) for t in tqdm(tasks, **bar)]
     workers = min(num_workers, len(tasks), os.cpu_count() or 1)
-    chunksize = max(1, len(tasks) // (workers * 8))
-    with _pool_context().Pool(workers, initializer=_one_thread) as pool:
-        return list(tqdm(pool.imap(score_entry, tasks, chunksize=chunksize), **bar))
+    if workers <= 1:
+        return [score_entry(t) for t in tqdm(tasks, **bar)]
+    size = max(1, len(tasks) // (workers * 8))
+    chunks = deque((i, tasks[i : i + size]) for i in range(0, len(tasks), size))
+    results: list[dict | None] = [None] * len(tasks)
+    pending: deque = deque()
+
+    def keep(start: int, scored: list[dict]) -> None:
+        results[start : start + len(scored)] = scored
+        bar_.update(len(scored))
+
+    import cv2
+
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # this process is one worker too
+    try:
+        with _pool_context().Pool(workers - 1, initializer=_one_thread) as pool, tqdm(**bar) as bar_:
+            while chunks or pending:
+                while chunks and len(pending) < 2 * (workers - 1):
+                    start, chunk = chunks.popleft()
+                    pending.append((start, pool.apply_async(_score_chunk, (chunk,))))
+                while pending and pending[0][1].ready():
+                    start, done = pending.popleft()
+                    keep(start, done.get())
+                if chunks:  # this process takes from the far end, the pool from the near one
+                    start, chunk = chunks.pop()
+                    keep(start, _score_chunk(chunk))
+                elif pending:
+                    start, done = pending.popleft()
+                    keep(start, done.get())
+    finally:
+        cv2.setNumThreads(threads)
+    return results  # type: ignore[return-value]

@@ -134,6 +134,10 @@ def evaluate_gen(gt_file, predictions, *, protocol: str = "evqa", eval_masks: bo
         raise ConfigError(
             f"unknown protocol {protocol!r} (choose {' or '.join(PROTOCOLS)})", field="--protocol"
         )
+    if eval_masks:  # the pool's process server imports while the answers and segments are scored
+        from evqa.eval.mask_scoring import start_pool_server
+
+        start_pool_server(num_workers)
     if protocol == "upstream":
         from evqa.eval.upstream import evaluate_gen_upstream
 

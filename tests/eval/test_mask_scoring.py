@@ -70,3 +70,26 @@ def test_pool_twice_after_opencv_ran_in_parent(roots):
     serial = score_masks(tasks, progress=False)  # runs cv2 in this process
     for _ in range(2):
         assert score_masks(tasks, num_workers=2, progress=False) == serial
+
+
+def test_this_process_scores_alongside_the_pool(roots, monkeypatch):
+    """With 2 workers this process scores chunks too, beside one pool process, in order, errors included,
+    and leaves OpenCV's thread count as it found it."""
+    import cv2
+
+    import evqa.eval.mask_scoring as ms
+
+    gt, pred = roots
+    tasks = [MaskTask(e, gt, pred, p) for e in ("a", "zz", "../x", "a") * 6 for p in ("evqa", "upstream")]
+    serial = score_masks(tasks, progress=False)
+    here, score = [], ms.score_entry  # the pool's processes import the module afresh: unpatched there
+    monkeypatch.setattr(ms, "score_entry", lambda task: here.append(task) or score(task))
+    sizes, pool_class = [], ms._pool_context().Pool
+    monkeypatch.setattr(ms, "_pool_context", lambda: type("Ctx", (), {
+        "Pool": staticmethod(lambda n, **kw: sizes.append(n) or pool_class(n, **kw))})())  # fmt: skip
+    cv2.setNumThreads(2)
+    pooled = score_masks(tasks, num_workers=2, progress=False)
+    assert cv2.getNumThreads() == 2
+    assert pooled == serial and sizes == [1]
+    assert 0 < len(here) < len(tasks)  # this process scored some entries, the pool process the others
+    assert any(r["status"] == "error" for r in pooled)
