@@ -207,3 +207,60 @@ def test_errors():
         query_flops({"text_config": TEXT}, text_tokens=3)
     with pytest.raises(ValueError, match="prompt_tokens >= 1"):
         text_flops(TEXT, 0)
+
+
+# --- InternVL (InternViT tower, pixel-shuffle projector) ----------------------------------------------
+
+
+def _internvl_config():
+    from transformers import InternVLConfig
+
+    return InternVLConfig(
+        vision_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48,
+                           image_size=[56, 56], patch_size=[14, 14]),  # 16 patches a tile -> 4 tokens
+        text_config={"model_type": "qwen2", **TEXT},
+        image_token_id=290,
+        image_seq_length=4,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def internvl():
+    from transformers import InternVLForConditionalGeneration
+
+    torch.manual_seed(0)
+    return InternVLForConditionalGeneration(_eager(_internvl_config())).eval()
+
+
+def test_internvl_vision_formula_by_hand():
+    from evqa.eval.cost import internvl_tile_tokens, internvl_vision_flops
+
+    config = _internvl_config()
+    n, p, d, i, h = 16, 17, 32, 48, 64  # patches, + class token, widths
+    per_tile = 2 * n * d * 3 * 14 * 14 + 2 * (2 * p * d * 4 * d + 4 * d * p * p + 4 * p * d * i)
+    projector = 2 * 4 * 128 * h + 2 * 4 * h * h  # 4 shuffled tokens of 4 x 32
+    assert internvl_tile_tokens(config) == 4
+    assert internvl_vision_flops(config, 3) == 3 * (per_tile + projector)
+
+
+@pytest.mark.parametrize("tiles", [1, 3])
+def test_internvl_vision_and_whole_query_match_flop_counter(internvl, tiles):
+    from evqa.eval.cost import internvl_vision_flops, local_query_cost
+
+    pixels = torch.randn(tiles, 3, 56, 56)
+    counted = _counted(lambda: internvl.model.get_image_features(pixel_values=pixels))
+    assert counted == internvl_vision_flops(internvl.config, tiles)
+    ids = torch.tensor([[5, 6, 7] + [290] * (4 * tiles) + [8, 9, 10]])
+    kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pixels)
+    counted = _counted(
+        lambda: internvl.generate(
+            **kwargs, max_new_tokens=4, min_new_tokens=4, do_sample=False, eos_token_id=None
+        )
+    )
+    q = query_flops(internvl.config, text_tokens=6, tiles=tiles, generated_tokens=4)
+    assert (q.visual_tokens, q.prompt_tokens) == (4 * tiles, 6 + 4 * tiles) and counted == q.total
+    # what an adapter records from the prompt alone: the tiles come from the image tokens
+    cost = local_query_cost(internvl.config, ids[0].tolist(), generated_tokens=4)
+    assert cost["visual_tokens"] == 4 * tiles and cost["flops"]["total"] == counted
+    with pytest.raises(ValueError, match="not whole tiles of 4"):
+        local_query_cost(internvl.config, [5, 290, 290, 6], generated_tokens=1)

@@ -139,3 +139,15 @@ def test_st_evidence_results_take_the_cost_of_the_summary_beside_them(tmp_path):
     header, row = build_report([str(results)], "csv").splitlines()[:2]
     assert header.split(",")[-3:] == ["Frames", "Vis. tokens", "TFLOPs/q"]
     assert row.split(",")[-3:] == ["8", "640", "12.50"]
+
+
+def test_internvl_adapter_records_the_flop_counters_total(tmp_path):
+    """InternVL: tiles counted from the prompt's image tokens (one 56 px tile a frame in the tiny checkpoint)."""
+    from tests.baselines.tiny_vlms import internvl
+
+    model = _eager(build_model("internvl3_5", internvl(tmp_path / "internvl"), device="cpu"))
+    with FlopCounterMode(display=False) as counter:
+        reply = model.generate(_request(frames=2))
+    cost = reply.meta["cost"]
+    assert cost["visual_tokens"] == 8 and cost["generated_tokens"] == reply.usage["completion_tokens"]
+    assert cost["flops"]["total"] == counter.get_total_flops() and cost["tflops"] is not None
