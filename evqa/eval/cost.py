@@ -1,4 +1,4 @@
-"""Analytic forward FLOPs per query of a local Qwen2.5-VL / Qwen3-VL / InternVL model (the TFLOPs cost column).
+"""Analytic forward FLOPs per query of a local Qwen2.5-VL / Qwen3-VL / InternVL / SmolVLM model (TFLOPs column).
 
 Counted: every matrix multiplication, at 2*m*n*k FLOPs (one multiply and one add per term) — the linear
 layers, the patch-embedding convolution (a matmul over each patch's C*T*P*P pixels), the attention scores
@@ -15,11 +15,13 @@ MLP width I, m = spatial_merge_size:
   windows of `window_size / patch_size` patches a side (the last window of a row/column is smaller);
 - patch merger on P / m^2 tokens: 2*(P/m^2)*(D m^2)^2 + 2*(P/m^2)*(D m^2)*out; Qwen3-VL has one more such
   merger per DeepStack layer.
-InternVL (InternViT tower, transformers' `InternVLForConditionalGeneration`), per image tile of `image_size`
-pixels: n = (image_size / patch_size)^2 patches plus one class token, P = n + 1 positions, width D, MLP width
-I: patch embedding 2*n*D*(C*p*p); per layer q, k, v and output 2*P*D*4D, attention 4*D*P^2 (full, per tile),
-MLP 4*P*D*I; the projector on the n*r^2 pixel-shuffled tokens (r = downsample_ratio) of width D/r^2:
-2*(n r^2)*(D/r^2)*H + 2*(n r^2)*H*H. Tiles per query = its image tokens / (n r^2).
+Tiled families (InternVL's InternViT; SmolVLM / Idefics3's SigLIP), per image tile of `image_size` pixels:
+n = (image_size / patch_size)^2 patches, plus one class token in InternViT, P positions, width D, MLP width I:
+patch embedding 2*n*D*(C*p*p); per layer q, k, v and output 2*P*D*4D, attention 4*D*P^2 (full, per tile),
+MLP 4*P*D*I; the projector on the n*r^2 pixel-shuffled tokens of width D/r^2 (r = InternVL's
+downsample_ratio, 1 / SmolVLM's scale_factor): 2*(n r^2)*(D/r^2)*H, and InternVL's second layer
+2*(n r^2)*H*H. Tiles per query = its image tokens / (n r^2) (SmolVLM's padding images are skipped, as the
+model skips them).
 Language model (hidden H, heads n_q, n_kv, head_dim d, MLP width I, per layer), prompt S tokens (text
 tokens + P / m^2 visual tokens), G generated tokens:
 - per token: q and o 2*H*n_q*d each, k and v 2*H*n_kv*d each, MLP 6*H*I;
@@ -51,12 +53,16 @@ def _need(cfg, name: str, where: str) -> int:
     return int(value)
 
 
-def is_internvl(config) -> bool:
-    """True for an InternVL config (transformers' `internvl` model type, InternViT vision tower)."""
+# families whose vision tower sees fixed-size image tiles: vision model type -> (class token, projector layers)
+TILED = {"internvl_vision": (True, 2), "smolvlm_vision": (False, 1), "idefics3_vision": (False, 1)}
+TILED_MODELS = {"internvl": "internvl_vision", "smolvlm": "smolvlm_vision", "idefics3": "idefics3_vision"}
+
+
+def tiled_family(config) -> str | None:
+    """The vision model type of a tiled-image VLM config (InternVL, SmolVLM, Idefics3), else None."""
     vision = _get(config, "vision_config")
-    return str(_get(config, "model_type", "")) == "internvl" or (
-        vision is not None and str(_get(vision, "model_type", "")) == "internvl_vision"
-    )
+    kind = str(_get(vision, "model_type", "")) if vision is not None else ""
+    return kind if kind in TILED else TILED_MODELS.get(str(_get(config, "model_type", "")))
 
 
 def _side(value, name: str) -> tuple[int, int]:
@@ -65,33 +71,38 @@ def _side(value, name: str) -> tuple[int, int]:
     return (int(value), int(value)) if isinstance(value, int) else (int(value[0]), int(value[1]))
 
 
-def _internvl_dims(config) -> tuple[int, float]:
-    """(patches per tile, downsample ratio) of an InternVL config."""
+def _tile_dims(config) -> tuple[int, float, int, int]:
+    """(patches per tile, shuffle ratio r, patch height, patch width): InternVL's `downsample_ratio`, or
+    1 / `scale_factor` for SmolVLM / Idefics3."""
     vision = _get(config, "vision_config")
     height, width = _side(_get(vision, "image_size"), "image_size")
     ph, pw = _side(_get(vision, "patch_size"), "patch_size")
-    ratio = float(_get(config, "downsample_ratio", 0.5))
-    return (height // ph) * (width // pw), ratio
+    if tiled_family(config) == "internvl_vision":
+        ratio = float(_get(config, "downsample_ratio", 0.5))
+    else:
+        ratio = 1.0 / _need(config, "scale_factor", "model")
+    return (height // ph) * (width // pw), ratio, ph, pw
 
 
-def internvl_tile_tokens(config) -> int:
-    """LLM tokens of one InternVL image tile: its patches after the pixel shuffle, n * r^2."""
-    n, ratio = _internvl_dims(config)
+def tile_tokens(config) -> int:
+    """LLM tokens of one image tile of a tiled family: its patches after the pixel shuffle, n * r^2."""
+    n, ratio, _, _ = _tile_dims(config)
     return int(round(n * ratio * ratio))
 
 
-def internvl_vision_flops(config, tiles: int) -> int:
-    """Matmul FLOPs of InternVL's vision tower and projector on `tiles` image tiles (module doc)."""
+def tiled_vision_flops(config, tiles: int) -> int:
+    """Matmul FLOPs of a tiled family's vision tower and projector on `tiles` image tiles (module doc)."""
     vision, text = _get(config, "vision_config"), _get(config, "text_config")
-    n, ratio = _internvl_dims(config)
-    ph, pw = _side(_get(vision, "patch_size"), "patch_size")
+    class_token, projector_layers = TILED[tiled_family(config)]
+    n, ratio, ph, pw = _tile_dims(config)
     d, inter = _need(vision, "hidden_size", "vision"), _need(vision, "intermediate_size", "vision")
     layers, hidden = _need(vision, "num_hidden_layers", "vision"), _need(text, "hidden_size", "text")
-    p = n + 1  # the class token
+    p = n + int(class_token)
     per_tile = 2 * n * d * int(_get(vision, "num_channels", 3)) * ph * pw
     per_tile += layers * (2 * p * d * 4 * d + 4 * d * p * p + 4 * p * d * inter)
-    merged, wide = internvl_tile_tokens(config), int(round(d / (ratio * ratio)))
-    return int(tiles) * (per_tile + 2 * merged * wide * hidden + 2 * merged * hidden * hidden)
+    merged, wide = tile_tokens(config), int(round(d / (ratio * ratio)))
+    per_tile += 2 * merged * wide * hidden + (projector_layers - 1) * 2 * merged * hidden * hidden
+    return int(tiles) * per_tile
 
 
 def _family(vision_cfg) -> str:
@@ -261,13 +272,14 @@ def query_flops(
         grid_thw: (t, h, w) in patches of each image / video the model sees (the processor's grid_thw).
         generated_tokens: tokens generated with a KV cache (0: a single forward, e.g. quality scoring).
         lm_head_tokens: positions whose logits are computed (default: module doc).
-        tiles: InternVL only, the image tiles the query holds (instead of `grid_thw`).
+        tiles: tiled families (InternVL, SmolVLM, Idefics3) only: the image tiles the query holds (instead of
+            `grid_thw`).
     """
     vision_config, text_config = _get(config, "vision_config"), _get(config, "text_config")
     if vision_config is None or text_config is None:
         raise ConfigError("a VLM config needs vision_config and text_config")
-    if is_internvl(config):
-        n_visual, vision = int(tiles) * internvl_tile_tokens(config), internvl_vision_flops(config, tiles)
+    if tiled_family(config):
+        n_visual, vision = int(tiles) * tile_tokens(config), tiled_vision_flops(config, tiles)
     else:
         n_visual, vision = visual_tokens(vision_config, grid_thw), vision_flops(vision_config, grid_thw)
     prompt = int(text_tokens) + n_visual
@@ -301,7 +313,7 @@ def flops_supported(config) -> bool:
     vision = _get(config, "vision_config")
     if vision is None or _get(config, "text_config") is None:
         return False
-    if is_internvl(config):
+    if tiled_family(config):
         return True
     try:
         _family(vision)
@@ -341,10 +353,10 @@ def local_query_cost(
         out["tflops"] = None
         return out
     tiles = 0
-    if is_internvl(config):  # the tiles from the image tokens: each tile gives the same number
-        tiles, rest = divmod(n_visual, internvl_tile_tokens(config))
+    if tiled_family(config):  # the tiles from the image tokens: each tile gives the same number
+        tiles, rest = divmod(n_visual, tile_tokens(config))
         if rest:
-            raise ValueError(f"{n_visual} image tokens are not whole tiles of {internvl_tile_tokens(config)}")
+            raise ValueError(f"{n_visual} image tokens are not whole tiles of {tile_tokens(config)}")
     flops = query_flops(config, text_tokens=len(ids) - n_visual, grid_thw=grid_thw, tiles=tiles,
                         generated_tokens=generated_tokens, lm_head_tokens=lm_head_tokens)  # fmt: skip
     if flops.visual_tokens != n_visual:

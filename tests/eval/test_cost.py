@@ -1,5 +1,6 @@
 """Analytic FLOPs per query against hand arithmetic and against torch's FlopCounterMode on tiny random
-Qwen2.5-VL and Qwen3-VL models built from configs (vision tower, language model, and both together).
+Qwen2.5-VL, Qwen3-VL, InternVL and SmolVLM models built from configs (vision tower, language model, and both
+together).
 
 The counter and the formula agree exactly (tolerance 0) with eager attention: the counter sees matmuls
 (mm/addmm/bmm) and convolutions only — the same ops the formula counts — and the rotary embeddings of
@@ -233,23 +234,23 @@ def internvl():
 
 
 def test_internvl_vision_formula_by_hand():
-    from evqa.eval.cost import internvl_tile_tokens, internvl_vision_flops
+    from evqa.eval.cost import tile_tokens, tiled_vision_flops
 
     config = _internvl_config()
     n, p, d, i, h = 16, 17, 32, 48, 64  # patches, + class token, widths
     per_tile = 2 * n * d * 3 * 14 * 14 + 2 * (2 * p * d * 4 * d + 4 * d * p * p + 4 * p * d * i)
     projector = 2 * 4 * 128 * h + 2 * 4 * h * h  # 4 shuffled tokens of 4 x 32
-    assert internvl_tile_tokens(config) == 4
-    assert internvl_vision_flops(config, 3) == 3 * (per_tile + projector)
+    assert tile_tokens(config) == 4
+    assert tiled_vision_flops(config, 3) == 3 * (per_tile + projector)
 
 
 @pytest.mark.parametrize("tiles", [1, 3])
 def test_internvl_vision_and_whole_query_match_flop_counter(internvl, tiles):
-    from evqa.eval.cost import internvl_vision_flops, local_query_cost
+    from evqa.eval.cost import local_query_cost, tiled_vision_flops
 
     pixels = torch.randn(tiles, 3, 56, 56)
     counted = _counted(lambda: internvl.model.get_image_features(pixel_values=pixels))
-    assert counted == internvl_vision_flops(internvl.config, tiles)
+    assert counted == tiled_vision_flops(internvl.config, tiles)
     ids = torch.tensor([[5, 6, 7] + [290] * (4 * tiles) + [8, 9, 10]])
     kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pixels)
     counted = _counted(
@@ -264,3 +265,46 @@ def test_internvl_vision_and_whole_query_match_flop_counter(internvl, tiles):
     assert cost["visual_tokens"] == 4 * tiles and cost["flops"]["total"] == counted
     with pytest.raises(ValueError, match="not whole tiles of 4"):
         local_query_cost(internvl.config, [5, 290, 290, 6], generated_tokens=1)
+
+
+def _smolvlm_config():
+    from transformers import SmolVLMConfig
+
+    return SmolVLMConfig(
+        vision_config=dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=32, patch_size=8),  # 16 patches a tile, scale 2 -> 4 tokens
+        text_config={"model_type": "llama", **TEXT},
+        scale_factor=2,
+        image_token_id=290,
+    )  # fmt: skip
+
+
+def test_smolvlm_vision_formula_by_hand():
+    from evqa.eval.cost import tile_tokens, tiled_vision_flops
+
+    config = _smolvlm_config()
+    n, d, i, h = 16, 32, 48, 64  # no class token; one bias-free projection of 4 x 32 -> 64
+    per_tile = (
+        2 * n * d * 3 * 8 * 8 + 2 * (2 * n * d * 4 * d + 4 * d * n * n + 4 * n * d * i) + 2 * 4 * 128 * h
+    )
+    assert tile_tokens(config) == 4 and tiled_vision_flops(config, 2) == 2 * per_tile
+
+
+def test_smolvlm_whole_query_matches_flop_counter():
+    from transformers import SmolVLMForConditionalGeneration
+
+    from evqa.eval.cost import local_query_cost
+
+    torch.manual_seed(0)
+    model = SmolVLMForConditionalGeneration(_eager(_smolvlm_config())).eval()
+    ids = torch.tensor([[5, 6] + [290] * 4 + [7] + [290] * 4 + [8, 9]])  # two images
+    pixels = torch.randn(1, 2, 3, 32, 32)
+    kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pixels)
+    counted = _counted(
+        lambda: model.generate(
+            **kwargs, max_new_tokens=3, min_new_tokens=3, do_sample=False, eos_token_id=None
+        )
+    )
+    q = query_flops(model.config, text_tokens=5, tiles=2, generated_tokens=3)
+    assert counted == q.total and q.visual_tokens == 8
+    assert local_query_cost(model.config, ids[0].tolist(), generated_tokens=3)["flops"]["total"] == counted

@@ -141,11 +141,14 @@ def test_st_evidence_results_take_the_cost_of_the_summary_beside_them(tmp_path):
     assert row.split(",")[-3:] == ["8", "640", "12.50"]
 
 
-def test_internvl_adapter_records_the_flop_counters_total(tmp_path):
-    """InternVL: tiles counted from the prompt's image tokens (one 56 px tile a frame in the tiny checkpoint)."""
-    from tests.baselines.tiny_vlms import internvl
+@pytest.mark.parametrize("adapter", ["internvl3_5", "smolvlm"])
+def test_tiled_adapters_record_the_flop_counters_total(adapter, tmp_path):
+    """InternVL and SmolVLM: tiles counted from the prompt's image tokens (one tile a frame in the tiny
+    checkpoints: 56 px InternViT tiles, 32 px SigLIP tiles; 4 tokens each)."""
+    from tests.baselines.tiny_vlms import internvl, smolvlm
 
-    model = _eager(build_model("internvl3_5", internvl(tmp_path / "internvl"), device="cpu"))
+    checkpoint = (internvl if adapter == "internvl3_5" else smolvlm)(tmp_path / adapter)
+    model = _eager(build_model(adapter, checkpoint, device="cpu"))
     with FlopCounterMode(display=False) as counter:
         reply = model.generate(_request(frames=2))
     cost = reply.meta["cost"]
