@@ -1,4 +1,4 @@
-"""Analytic forward FLOPs per query of a local Qwen2.5-VL / Qwen3-VL / InternVL / SmolVLM model (TFLOPs column).
+"""Analytic forward FLOPs per query of a local Qwen2.5/3-VL, InternVL, SmolVLM or VideoLLaMA3 model (TFLOPs).
 
 Counted: every matrix multiplication, at 2*m*n*k FLOPs (one multiply and one add per term) — the linear
 layers, the patch-embedding convolution (a matmul over each patch's C*T*P*P pixels), the attention scores
@@ -22,6 +22,10 @@ MLP 4*P*D*I; the projector on the n*r^2 pixel-shuffled tokens of width D/r^2 (r 
 downsample_ratio, 1 / SmolVLM's scale_factor): 2*(n r^2)*(D/r^2)*H, and InternVL's second layer
 2*(n r^2)*H*H. Tiles per query = its image tokens / (n r^2) (SmolVLM's padding images are skipped, as the
 model skips them).
+VideoLLaMA3 (SigLIP NaViT), images (t, h, w) in patches with merge size m each, P = sum t*h*w: patch
+embedding 2*P*D*(C*p*p); per layer 2*P*D*4D, attention 4*D*sum t*(h*w)^2 (inside each frame), MLP 4*P*D*I;
+the bilinear downsampling to N = sum t*h*w/m^2 tokens is not a matmul; projector 2*N*D*H + 2*N*H*H. Its
+forward has no `logits_to_keep`: the LM head runs on every prompt position and every token fed back.
 Language model (hidden H, heads n_q, n_kv, head_dim d, MLP width I, per layer), prompt S tokens (text
 tokens + P / m^2 visual tokens), G generated tokens:
 - per token: q and o 2*H*n_q*d each, k and v 2*H*n_kv*d each, MLP 6*H*I;
@@ -103,6 +107,41 @@ def tiled_vision_flops(config, tiles: int) -> int:
     merged, wide = tile_tokens(config), int(round(d / (ratio * ratio)))
     per_tile += 2 * merged * wide * hidden + (projector_layers - 1) * 2 * merged * hidden * hidden
     return int(tiles) * per_tile
+
+
+def is_navit(config) -> bool:
+    """True for VideoLLaMA3 (a SigLIP NaViT tower with a merge size per image)."""
+    vision = _get(config, "vision_config")
+    kind = str(_get(vision, "model_type", "")) if vision is not None else ""
+    return kind == "video_llama_3_vision" or str(_get(config, "model_type", "")) == "video_llama_3"
+
+
+def _navit_grids(grid_thw) -> list[tuple[int, int, int, int]]:
+    """(t, h, w, merge size) of each image; a 3-long row has merge size 1."""
+    grids = []
+    for item in grid_thw:
+        t, h, w, m = (*(int(x) for x in item), 1)[:4]
+        if min(t, h, w, m) < 1 or h % m or w % m:
+            raise ValueError(
+                f"grid (t, h, w, merge) = {(t, h, w, m)} must be positive with h, w divisible by {m}"
+            )
+        grids.append((t, h, w, m))
+    return grids
+
+
+def navit_vision_flops(config, grid_thw) -> int:
+    """Matmul FLOPs of VideoLLaMA3's vision tower and projector (module doc)."""
+    vision, text = _get(config, "vision_config"), _get(config, "text_config")
+    grids = _navit_grids(grid_thw)
+    d, inter = _need(vision, "hidden_size", "vision"), _need(vision, "intermediate_size", "vision")
+    layers, hidden = _need(vision, "num_hidden_layers", "vision"), _need(text, "hidden_size", "text")
+    patch = _need(vision, "patch_size", "vision")
+    p = sum(t * h * w for t, h, w, _ in grids)
+    frames = sum(t * (h * w) ** 2 for t, h, w, _ in grids)  # attention inside each frame
+    merged = sum(t * h * w // (m * m) for t, h, w, m in grids)
+    flops = 2 * p * d * int(_get(vision, "num_channels", 3)) * patch * patch
+    flops += layers * (2 * p * d * 4 * d + 4 * d * frames + 4 * p * d * inter)
+    return flops + 2 * merged * d * hidden + 2 * merged * hidden * hidden
 
 
 def _family(vision_cfg) -> str:
@@ -269,7 +308,8 @@ def query_flops(
 
     Args:
         text_tokens: prompt tokens that are not visual (chat template, question, vision start/end marks).
-        grid_thw: (t, h, w) in patches of each image / video the model sees (the processor's grid_thw).
+        grid_thw: (t, h, w) in patches of each image / video the model sees (the processor's grid_thw;
+            VideoLLaMA3: (t, h, w, merge size)).
         generated_tokens: tokens generated with a KV cache (0: a single forward, e.g. quality scoring).
         lm_head_tokens: positions whose logits are computed (default: module doc).
         tiles: tiled families (InternVL, SmolVLM, Idefics3) only: the image tiles the query holds (instead of
@@ -280,9 +320,14 @@ def query_flops(
         raise ConfigError("a VLM config needs vision_config and text_config")
     if tiled_family(config):
         n_visual, vision = int(tiles) * tile_tokens(config), tiled_vision_flops(config, tiles)
+    elif is_navit(config):
+        n_visual = sum(t * h * w // (m * m) for t, h, w, m in _navit_grids(grid_thw))
+        vision = navit_vision_flops(config, grid_thw)
     else:
         n_visual, vision = visual_tokens(vision_config, grid_thw), vision_flops(vision_config, grid_thw)
     prompt = int(text_tokens) + n_visual
+    if is_navit(config):  # VideoLLaMA3 has no logits_to_keep: every position fed gets its logits
+        lm_head_tokens = prompt + max(int(generated_tokens) - 1, 0)
     prefill, decode, head = text_flops(text_config, prompt, generated_tokens, lm_head_tokens)
     return QueryFlops(
         vision=vision,
@@ -313,7 +358,7 @@ def flops_supported(config) -> bool:
     vision = _get(config, "vision_config")
     if vision is None or _get(config, "text_config") is None:
         return False
-    if tiled_family(config):
+    if tiled_family(config) or is_navit(config):
         return True
     try:
         _family(vision)
@@ -374,10 +419,14 @@ def batch_query_costs(
     params: int | None = None,
 ) -> list[dict]:
     """`local_query_cost` of each query of a padded processor batch (`input_ids`, `attention_mask`, and
-    `image_grid_thw` when the processor gives one: its rows are the batch's images in order)."""
+    `image_grid_thw` when the processor gives one: its rows are the batch's images in order; with
+    `image_merge_sizes`, VideoLLaMA3's, each row gets its image's merge size as a fourth number)."""
     ids, mask = inputs["input_ids"].tolist(), inputs["attention_mask"].tolist()
     grids = inputs.get("image_grid_thw") if hasattr(inputs, "get") else None
     grids = [] if grids is None else grids.tolist()
+    merges = inputs.get("image_merge_sizes") if hasattr(inputs, "get") else None
+    if merges is not None:  # VideoLLaMA3: each image's merge size joins its grid row
+        grids = [[*g, int(m)] for g, m in zip(grids, merges.tolist(), strict=True)]
     generated = list(generated_tokens) if generated_tokens is not None else [0] * len(ids)
     costs, start = [], 0
     for row, keep, n_images, gen in zip(ids, mask, images_per_query, generated, strict=True):

@@ -308,3 +308,56 @@ def test_smolvlm_whole_query_matches_flop_counter():
     q = query_flops(model.config, text_tokens=5, tiles=2, generated_tokens=3)
     assert counted == q.total and q.visual_tokens == 8
     assert local_query_cost(model.config, ids[0].tolist(), generated_tokens=3)["flops"]["total"] == counted
+
+
+def _videollama3_config():
+    from transformers import VideoLlama3Config
+
+    return VideoLlama3Config(
+        vision_config=dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=2,
+                           patch_size=14),
+        text_config={"model_type": "qwen2", **TEXT},
+        image_token_id=290,
+        video_token_id=291,
+    )  # fmt: skip
+
+
+def test_videollama3_vision_formula_by_hand():
+    from evqa.eval.cost import navit_vision_flops
+
+    config = _videollama3_config()
+    grid = [(1, 4, 6, 2), (2, 2, 2)]  # 24 patches merged 2 x 2 -> 6 tokens; a 2-frame video unmerged -> 8
+    p, d, i, h = 32, 32, 48, 64
+    attention = 4 * d * (24**2 + 2 * 4**2)
+    layer = 2 * p * d * 4 * d + attention + 4 * p * d * i
+    expected = 2 * p * d * 3 * 14 * 14 + 2 * layer + 2 * 14 * d * h + 2 * 14 * h * h
+    assert navit_vision_flops(config, grid) == expected
+    assert query_flops(config, text_tokens=3, grid_thw=grid).visual_tokens == 14
+
+
+@pytest.mark.parametrize("grids", [[(1, 4, 6, 1)], [(1, 4, 4, 2), (1, 2, 6, 1)]])
+def test_videollama3_vision_and_whole_query_match_flop_counter(grids):
+    from transformers import VideoLlama3ForConditionalGeneration
+
+    from evqa.eval.cost import batch_query_costs, navit_vision_flops
+
+    torch.manual_seed(0)
+    model = VideoLlama3ForConditionalGeneration(_eager(_videollama3_config())).eval()
+    grid = torch.tensor([g[:3] for g in grids])
+    merges = torch.tensor([g[3] for g in grids])
+    pixels = torch.randn(int(grid.prod(dim=1).sum()), 3 * 14 * 14)
+    counted = _counted(
+        lambda: model.model.get_image_features(pixels, image_grid_thw=grid, image_merge_sizes=merges)
+    )
+    assert counted == navit_vision_flops(model.config, grids)
+    tokens = sum(t * h * w // (m * m) for t, h, w, m in grids)
+    ids = torch.tensor([[5, 6] + [290] * tokens + [7, 8]])
+    inputs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pixels, image_grid_thw=grid,
+                  image_merge_sizes=merges)  # fmt: skip
+    counted = _counted(
+        lambda: model.generate(
+            **inputs, max_new_tokens=3, min_new_tokens=3, do_sample=False, eos_token_id=None
+        )
+    )
+    (cost,) = batch_query_costs(model.config, inputs, [len(grids)], generated_tokens=[3])
+    assert cost["visual_tokens"] == tokens and cost["flops"]["total"] == counted

@@ -141,16 +141,20 @@ def test_st_evidence_results_take_the_cost_of_the_summary_beside_them(tmp_path):
     assert row.split(",")[-3:] == ["8", "640", "12.50"]
 
 
-@pytest.mark.parametrize("adapter", ["internvl3_5", "smolvlm"])
-def test_tiled_adapters_record_the_flop_counters_total(adapter, tmp_path):
-    """InternVL and SmolVLM: tiles counted from the prompt's image tokens (one tile a frame in the tiny
-    checkpoints: 56 px InternViT tiles, 32 px SigLIP tiles; 4 tokens each)."""
-    from tests.baselines.tiny_vlms import internvl, smolvlm
+@pytest.mark.parametrize(("adapter", "tokens"), [("internvl3_5", 8), ("smolvlm", 8), ("videollama3", 32)])
+def test_other_families_record_the_flop_counters_total(adapter, tokens, tmp_path):
+    """InternVL and SmolVLM: tiles counted from the prompt's image tokens (one 4-token tile a frame in the tiny
+    checkpoints); VideoLLaMA3: each frame's grid and merge size (64 px frames -> 4 x 4 patches, merge 1)."""
+    from tests.baselines import tiny_vlms
 
-    checkpoint = (internvl if adapter == "internvl3_5" else smolvlm)(tmp_path / adapter)
-    model = _eager(build_model(adapter, checkpoint, device="cpu"))
+    build = {
+        "internvl3_5": tiny_vlms.internvl,
+        "smolvlm": tiny_vlms.smolvlm,
+        "videollama3": tiny_vlms.videollama3,
+    }
+    model = _eager(build_model(adapter, build[adapter](tmp_path / adapter), device="cpu"))
     with FlopCounterMode(display=False) as counter:
         reply = model.generate(_request(frames=2))
     cost = reply.meta["cost"]
-    assert cost["visual_tokens"] == 8 and cost["generated_tokens"] == reply.usage["completion_tokens"]
+    assert cost["visual_tokens"] == tokens and cost["generated_tokens"] == reply.usage["completion_tokens"]
     assert cost["flops"]["total"] == counter.get_total_flops() and cost["tflops"] is not None
