@@ -213,12 +213,15 @@ def test_errors():
 # --- InternVL (InternViT tower, pixel-shuffle projector) ----------------------------------------------
 
 
+# the vision tower of the InternVL, SmolVLM and VideoLLaMA3 tests (each adds its image and patch sizes)
+VISION = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=2)
+
+
 def _internvl_config():
     from transformers import InternVLConfig
 
     return InternVLConfig(
-        vision_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48,
-                           image_size=[56, 56], patch_size=[14, 14]),  # 16 patches a tile -> 4 tokens
+        vision_config=dict(VISION, image_size=[56, 56], patch_size=[14, 14]),  # 16 patches a tile -> 4 tokens
         text_config={"model_type": "qwen2", **TEXT},
         image_token_id=290,
         image_seq_length=4,
@@ -271,8 +274,7 @@ def _smolvlm_config():
     from transformers import SmolVLMConfig
 
     return SmolVLMConfig(
-        vision_config=dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=2,
-                           image_size=32, patch_size=8),  # 16 patches a tile, scale 2 -> 4 tokens
+        vision_config=dict(VISION, image_size=32, patch_size=8),  # 16 patches a tile, scale 2 -> 4 tokens
         text_config={"model_type": "llama", **TEXT},
         scale_factor=2,
         image_token_id=290,
@@ -314,8 +316,7 @@ def _videollama3_config():
     from transformers import VideoLlama3Config
 
     return VideoLlama3Config(
-        vision_config=dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=2,
-                           patch_size=14),
+        vision_config=dict(VISION, patch_size=14),
         text_config={"model_type": "qwen2", **TEXT},
         image_token_id=290,
         video_token_id=291,
