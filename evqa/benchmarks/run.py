@@ -50,7 +50,7 @@ class BenchmarkSelection:
         if bench.name != self.name:
             raise ValueError(f"the selection is of benchmark {self.name}, not {bench.name}")
         unknown = [k for k in self.files if k not in {f.key for f in bench.data_files}]
-        unknown += [k for k in self.options if k not in {o.dest for o in _every_option(bench)}]
+        unknown += [k for k in self.options if k not in {o.dest for o in every_option(bench)}]
         if unknown:
             raise ValueError(f"benchmark {bench.name} has no data file or option {', '.join(unknown)}")
 
@@ -63,10 +63,11 @@ class BenchmarkSelection:
     def option_values(self, bench: Benchmark) -> dict[str, Any]:
         """Every option of the benchmark (its `options` and `score_options`): the given value, else its default."""
         self._check(bench)
-        return {opt.dest: self.options.get(opt.dest, opt.default) for opt in _every_option(bench)}
+        return {opt.dest: self.options.get(opt.dest, opt.default) for opt in every_option(bench)}
 
 
-def _every_option(bench: Benchmark) -> list:
+def every_option(bench: Benchmark) -> list:
+    """The benchmark's `options` then its `score_options` (taken by infer and eval alike)."""
     return [*bench.options, *getattr(bench, "score_options", ())]  # score_options: on infer and eval
 
 
@@ -122,13 +123,14 @@ def run_benchmark_infer(
         merge_outputs(out, order=[r.entry_id for r in records])
         print(f"merged {out}")
         return None
-    task = bench.build_task(records, files, sampling=sampling, options=selection.option_values(bench),
+    values = selection.option_values(bench)
+    task = bench.build_task(records, files, sampling=sampling, options=values,
                             adapter_cls=adapter_cls, max_new_tokens=options.max_new_tokens)  # fmt: skip
     shard_index, num_shards = resolve_shard(options.num_shards, options.shard_index)
     if options.dry_run:
         print_plan(task, task.items()[shard_index::num_shards])
         return None
-    described = {"name": bench.name, "options": selection.option_values(bench)}
+    described = {"name": bench.name, "options": values}
     data_files = [v for v in files.values() if isinstance(v, (str, os.PathLike))]
     header = make_header(options, adapter, model_id, adapter_cls, task.sampling, described, data_files)
     model = build_model(adapter, model_id, **model_options(options))

@@ -132,9 +132,9 @@ def benchmark_name(args: argparse.Namespace) -> str:
 
 def benchmark_selection(bench: Benchmark, args: argparse.Namespace) -> BenchmarkSelection:
     """`bench` with `--data-dir`, its file flags and the values of those of its options the command has."""
-    from evqa.benchmarks.run import BenchmarkSelection
+    from evqa.benchmarks.run import BenchmarkSelection, every_option
 
-    every = [*bench.options, *getattr(bench, "score_options", ())]
+    every = every_option(bench)
     return BenchmarkSelection(
         name=bench.name,
         data_dir=getattr(args, "data_dir", None),
