@@ -62,11 +62,24 @@ TILED = {"internvl_vision": (True, 2), "smolvlm_vision": (False, 1), "idefics3_v
 TILED_MODELS = {"internvl": "internvl_vision", "smolvlm": "smolvlm_vision", "idefics3": "idefics3_vision"}
 
 
+def _vision_kind(config) -> str:
+    vision = _get(config, "vision_config")
+    return str(_get(vision, "model_type", "")) if vision is not None else ""
+
+
 def tiled_family(config) -> str | None:
     """The vision model type of a tiled-image VLM config (InternVL, SmolVLM, Idefics3), else None."""
-    vision = _get(config, "vision_config")
-    kind = str(_get(vision, "model_type", "")) if vision is not None else ""
+    kind = _vision_kind(config)
     return kind if kind in TILED else TILED_MODELS.get(str(_get(config, "model_type", "")))
+
+
+def _vit_flops(vision, *, patches: int, positions: int, attention: int, pixels_per_patch: int) -> int:
+    """Patch embedding of `patches` and the encoder layers of a plain ViT over `positions` (q, k, v and
+    output projections, a 2-layer MLP; `attention` = the sum of squared attention-segment lengths)."""
+    d, inter = _need(vision, "hidden_size", "vision"), _need(vision, "intermediate_size", "vision")
+    layers = _need(vision, "num_hidden_layers", "vision")
+    per_layer = 2 * positions * d * 4 * d + 4 * d * attention + 4 * positions * d * inter
+    return 2 * patches * d * pixels_per_patch + layers * per_layer
 
 
 def _side(value, name: str) -> tuple[int, int]:
@@ -99,11 +112,10 @@ def tiled_vision_flops(config, tiles: int) -> int:
     vision, text = _get(config, "vision_config"), _get(config, "text_config")
     class_token, projector_layers = TILED[tiled_family(config)]
     n, ratio, ph, pw = _tile_dims(config)
-    d, inter = _need(vision, "hidden_size", "vision"), _need(vision, "intermediate_size", "vision")
-    layers, hidden = _need(vision, "num_hidden_layers", "vision"), _need(text, "hidden_size", "text")
+    d, hidden = _need(vision, "hidden_size", "vision"), _need(text, "hidden_size", "text")
     p = n + int(class_token)
-    per_tile = 2 * n * d * int(_get(vision, "num_channels", 3)) * ph * pw
-    per_tile += layers * (2 * p * d * 4 * d + 4 * d * p * p + 4 * p * d * inter)
+    pixels = int(_get(vision, "num_channels", 3)) * ph * pw
+    per_tile = _vit_flops(vision, patches=n, positions=p, attention=p * p, pixels_per_patch=pixels)
     merged, wide = tile_tokens(config), int(round(d / (ratio * ratio)))
     per_tile += 2 * merged * wide * hidden + (projector_layers - 1) * 2 * merged * hidden * hidden
     return int(tiles) * per_tile
@@ -111,9 +123,10 @@ def tiled_vision_flops(config, tiles: int) -> int:
 
 def is_navit(config) -> bool:
     """True for VideoLLaMA3 (a SigLIP NaViT tower with a merge size per image)."""
-    vision = _get(config, "vision_config")
-    kind = str(_get(vision, "model_type", "")) if vision is not None else ""
-    return kind == "video_llama_3_vision" or str(_get(config, "model_type", "")) == "video_llama_3"
+    return (
+        _vision_kind(config) == "video_llama_3_vision"
+        or str(_get(config, "model_type", "")) == "video_llama_3"
+    )
 
 
 def _navit_grids(grid_thw) -> list[tuple[int, int, int, int]]:
@@ -129,18 +142,22 @@ def _navit_grids(grid_thw) -> list[tuple[int, int, int, int]]:
     return grids
 
 
+def navit_tokens(grid_thw) -> int:
+    """LLM tokens of VideoLLaMA3's images: sum of t*h*w / merge size^2."""
+    return sum(t * h * w // (m * m) for t, h, w, m in _navit_grids(grid_thw))
+
+
 def navit_vision_flops(config, grid_thw) -> int:
     """Matmul FLOPs of VideoLLaMA3's vision tower and projector (module doc)."""
     vision, text = _get(config, "vision_config"), _get(config, "text_config")
     grids = _navit_grids(grid_thw)
-    d, inter = _need(vision, "hidden_size", "vision"), _need(vision, "intermediate_size", "vision")
-    layers, hidden = _need(vision, "num_hidden_layers", "vision"), _need(text, "hidden_size", "text")
+    d, hidden = _need(vision, "hidden_size", "vision"), _need(text, "hidden_size", "text")
     patch = _need(vision, "patch_size", "vision")
     p = sum(t * h * w for t, h, w, _ in grids)
     frames = sum(t * (h * w) ** 2 for t, h, w, _ in grids)  # attention inside each frame
-    merged = sum(t * h * w // (m * m) for t, h, w, m in grids)
-    flops = 2 * p * d * int(_get(vision, "num_channels", 3)) * patch * patch
-    flops += layers * (2 * p * d * 4 * d + 4 * d * frames + 4 * p * d * inter)
+    pixels = int(_get(vision, "num_channels", 3)) * patch * patch
+    flops = _vit_flops(vision, patches=p, positions=p, attention=frames, pixels_per_patch=pixels)
+    merged = navit_tokens(grid_thw)
     return flops + 2 * merged * d * hidden + 2 * merged * hidden * hidden
 
 
@@ -304,7 +321,8 @@ def query_flops(
     lm_head_tokens: int | None = None,
     tiles: int = 0,
 ) -> QueryFlops:
-    """FLOPs of one query of a Qwen2.5-VL / Qwen3-VL / InternVL model (config object or config.json dict).
+    """FLOPs of one query of a Qwen2.5-VL / Qwen3-VL / InternVL / SmolVLM / VideoLLaMA3 model (config object
+    or config.json dict).
 
     Args:
         text_tokens: prompt tokens that are not visual (chat template, question, vision start/end marks).
@@ -318,15 +336,15 @@ def query_flops(
     vision_config, text_config = _get(config, "vision_config"), _get(config, "text_config")
     if vision_config is None or text_config is None:
         raise ConfigError("a VLM config needs vision_config and text_config")
+    navit = is_navit(config)
     if tiled_family(config):
         n_visual, vision = int(tiles) * tile_tokens(config), tiled_vision_flops(config, tiles)
-    elif is_navit(config):
-        n_visual = sum(t * h * w // (m * m) for t, h, w, m in _navit_grids(grid_thw))
-        vision = navit_vision_flops(config, grid_thw)
+    elif navit:
+        n_visual, vision = navit_tokens(grid_thw), navit_vision_flops(config, grid_thw)
     else:
         n_visual, vision = visual_tokens(vision_config, grid_thw), vision_flops(vision_config, grid_thw)
     prompt = int(text_tokens) + n_visual
-    if is_navit(config):  # VideoLLaMA3 has no logits_to_keep: every position fed gets its logits
+    if navit:  # VideoLLaMA3 has no logits_to_keep: every position fed gets its logits
         lm_head_tokens = prompt + max(int(generated_tokens) - 1, 0)
     prefill, decode, head = text_flops(text_config, prompt, generated_tokens, lm_head_tokens)
     return QueryFlops(
@@ -354,7 +372,8 @@ def _visual_token_ids(config) -> set[int]:
 
 
 def flops_supported(config) -> bool:
-    """True when `query_flops` knows the model family (Qwen2.5-VL, Qwen3-VL, InternVL)."""
+    """True when `query_flops` knows the model family (Qwen2.5-VL, Qwen3-VL, InternVL, SmolVLM / Idefics3,
+    VideoLLaMA3)."""
     vision = _get(config, "vision_config")
     if vision is None or _get(config, "text_config") is None:
         return False
@@ -399,9 +418,10 @@ def local_query_cost(
         return out
     tiles = 0
     if tiled_family(config):  # the tiles from the image tokens: each tile gives the same number
-        tiles, rest = divmod(n_visual, tile_tokens(config))
+        per_tile = tile_tokens(config)
+        tiles, rest = divmod(n_visual, per_tile)
         if rest:
-            raise ValueError(f"{n_visual} image tokens are not whole tiles of {tile_tokens(config)}")
+            raise ValueError(f"{n_visual} image tokens are not whole tiles of {per_tile}")
     flops = query_flops(config, text_tokens=len(ids) - n_visual, grid_thw=grid_thw, tiles=tiles,
                         generated_tokens=generated_tokens, lm_head_tokens=lm_head_tokens)  # fmt: skip
     if flops.visual_tokens != n_visual:
