@@ -5,6 +5,8 @@
   placed at a `<|ref|>` token (UniPixel's design).
 - `MemProjector`: region-pooled vision-merger features -> one LLM input embedding at a `<|mem|>` token
   (UniPixel's design).
+
+`PatchConv3d` is not a bridge: the Qwen vision towers' patch embedding run as the matrix product it is.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm
 
@@ -85,3 +88,26 @@ class MemProjector(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.mlp(features.to(self.mlp[0].weight.dtype))
+
+
+class PatchConv3d(nn.Conv3d):
+    """A `Conv3d` whose stride equals its kernel, applied to inputs exactly one kernel in size: Qwen2.5-VL's
+    and Qwen3-VL's vision patch embedding ([N, C, t, p, p] patches -> [N, D, 1, 1, 1]). It is then one
+    matrix product of the flattened patch and kernel, which is several times faster than the CPU's
+    convolution kernels forward and backward; other inputs take `Conv3d.forward`. The parameters (and so
+    checkpoints) are the `Conv3d`'s."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (
+            tuple(x.shape[2:]) != tuple(self.kernel_size)
+            or self.kernel_size != self.stride
+            or self.groups != 1
+        ):
+            return super().forward(x)
+        return F.linear(x.flatten(1), self.weight.flatten(1), self.bias)[:, :, None, None, None]
+
+    @classmethod
+    def adopt(cls, conv: nn.Conv3d) -> nn.Conv3d:
+        """Make `conv` (in place, parameters kept) a `PatchConv3d`; returns it."""
+        conv.__class__ = cls
+        return conv

@@ -41,16 +41,18 @@ from transformers.utils import ModelOutput
 
 from evqa.errors import InputError
 from evqa.model.configuration import EvqaConfig
-from evqa.model.heads import MemProjector, RefEncoder, SegHead
+from evqa.model.heads import MemProjector, PatchConv3d, RefEncoder, SegHead
 from evqa.model.losses import mask_loss_terms, unipixel_loss_terms
 from evqa.model.rope import install_rope_rule
 from evqa.model.sam2_tracking import (
     FrameFeatures,
     TrackOptions,
     TrackOutput,
+    TrackRequest,
     encode_frames,
     fit_memory_width,
     track_object,
+    track_objects,
 )
 
 
@@ -107,6 +109,7 @@ class EvqaModelMixin:
         self.ref_encoder = RefEncoder(config.sam2_config, hidden)
         self.mem_proj = MemProjector(merger, hidden)
         config.validate_evqa_options()
+        PatchConv3d.adopt(self.model.visual.patch_embed.proj)
         self.post_init()
         self._install_rope_rule(config)
         # the seg head and `<|mem|>` read inputs of two modules: keep them from each forward
@@ -263,11 +266,11 @@ class EvqaModelMixin:
         visible = present if valid is None else present & valid
         return int(torch.nonzero(visible)[0]) if visible.any() else 0
 
-    def _track_sample(self, hiddens: torch.Tensor, feats: list, targets, valid, prompt_frame):
-        """Loss terms and per-object [O, T, S, S] mask logits of one sample (targets bool [O, T, S, S])."""
-        side, cfg = self.config.sam2_image_size, self.config
+    def _track_requests(self, hiddens: torch.Tensor, feats: list, targets, valid, prompt_frame) -> list:
+        """One `TrackRequest` per object of a sample (targets bool [O, T, S, S])."""
+        cfg = self.config
         start = self._prompt_frame(targets[0], valid, prompt_frame)
-        tracks = []
+        requests = []
         for obj, hidden in enumerate(hiddens):
             present = known = None
             if cfg.memory_gate == "ground_truth":
@@ -277,8 +280,13 @@ class EvqaModelMixin:
                 known = None if valid is None else valid.clone()
                 if known is not None:
                     known[start] = True
-            tracks.append(self.segment(hidden, feats.__getitem__, len(feats), start, present, known,
-                                       keep_candidates=True))  # fmt: skip
+            requests.append(TrackRequest(feats.__getitem__, len(feats), self.seg_prompts(hidden), start, present,
+                                         known))  # fmt: skip
+        return requests
+
+    def _sample_losses(self, tracks: list[TrackOutput], targets, valid):
+        """Loss terms and per-object [O, T, S, S] mask logits of one sample's tracks."""
+        side, cfg = self.config.sam2_image_size, self.config
         low = torch.stack([t.mask_logits for t in tracks])
         logits = F.interpolate(low.flatten(0, 1)[:, None], size=(side, side), mode="bilinear")[:, 0]
         logits = logits.view(len(tracks), -1, side, side)
@@ -312,16 +320,21 @@ class EvqaModelMixin:
             if positions:
                 objects[b] = positions
         features = self._batch_features(sam2_pixel_values, sorted(objects))
-        terms, pred_masks = [], [None] * input_ids.shape[0]
+        samples, requests = {}, []  # b -> (targets [O, T, S, S], valid, first request index)
         for b, positions in objects.items():
             target = mask_targets[b].to(self.device)
             target = target if target.dim() == 4 else target[:, None]  # [T, O, H, W]
             target = resize_masks(target.flatten(0, 1), (side, side)).view(*target.shape[:2], side, side)
+            target = target.transpose(0, 1)
             valid = None if mask_valid is None or mask_valid[b] is None else mask_valid[b].to(self.device)
             prompt = None if prompt_frames is None else prompt_frames[b]
-            sample_terms, logits = self._track_sample(
-                prenorm[b, positions], features[b], target.transpose(0, 1), valid, prompt
-            )
+            samples[b] = (target, valid, len(requests))
+            requests += self._track_requests(prenorm[b, positions], features[b], target, valid, prompt)
+        # every object of every sample tracked together (one decoder / memory call per frame step)
+        tracks = track_objects(self.sam2, requests, options=self.track_options, keep_candidates=True)
+        terms, pred_masks = [], [None] * input_ids.shape[0]
+        for b, (target, valid, first) in samples.items():
+            sample_terms, logits = self._sample_losses(tracks[first : first + len(target)], target, valid)
             pred_masks[b] = logits if mask_targets[b].dim() == 4 else logits[0]
             terms.append(sample_terms)
         if not terms:

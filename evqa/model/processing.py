@@ -107,10 +107,13 @@ class EvqaProcessor:
             raise InputError(f"frame timestamps must increase, got {timestamps.tolist()}", field="timestamps")
         return self.temporal_patch_size * spacing
 
-    def encode_video(self, frames: np.ndarray, timestamps: Sequence[float]) -> dict[str, torch.Tensor]:
+    def encode_video(
+        self, frames: np.ndarray, timestamps: Sequence[float], sam2_frames: bool = True
+    ) -> dict[str, torch.Tensor]:
         """uint8 frames [T, H, W, 3] + timestamps [T] (seconds) -> pixel_values_videos [N, 3*2*14*14]
         float32, video_grid_thw [1, 3] int64, second_per_grid_ts [1] float32 (seconds),
-        frame_timestamps [T] float32 (seconds), sam2_pixel_values [T, 3, S, S] float32."""
+        frame_timestamps [T] float32 (seconds), sam2_pixel_values [T, 3, S, S] float32 (unless
+        `sam2_frames` is False: a sample without masks to train does without)."""
         frames = check_frames(frames)
         times = np.asarray(timestamps, dtype=np.float64).reshape(-1)
         if len(times) != len(frames):
@@ -123,13 +126,15 @@ class EvqaProcessor:
             min_pixels=self.min_pixels,
             max_pixels=self.max_pixels,
         )
-        return {
+        example = {
             "pixel_values_videos": torch.from_numpy(patches),
             "video_grid_thw": torch.tensor([grid], dtype=torch.long),
             "second_per_grid_ts": torch.tensor([self.second_per_grid(times)], dtype=torch.float32),
             "frame_timestamps": torch.from_numpy(times.astype(np.float32)),
-            "sam2_pixel_values": torch.from_numpy(sam2_pixels(frames, self.sam2_image_size)),
         }
+        if sam2_frames:
+            example["sam2_pixel_values"] = torch.from_numpy(sam2_pixels(frames, self.sam2_image_size))
+        return example
 
     def num_video_tokens(self, video_grid_thw: torch.Tensor) -> int:
         """LLM tokens for one video: grid_t * grid_h * grid_w / merge_size²."""
@@ -190,11 +195,11 @@ class EvqaProcessor:
 
     # ---- examples ------------------------------------------------------------------------------------
     def encode_generation_prompt(
-        self, frames: np.ndarray, timestamps: Sequence[float], prompt: str, ref_prompts=None
+        self, frames: np.ndarray, timestamps: Sequence[float], prompt: str, ref_prompts=None, sam2_frames=True
     ) -> dict[str, torch.Tensor]:
         """Inputs for generation: everything `encode_example` returns except labels and mask targets; the
-        sequence ends with '<|im_start|>assistant\\n'."""
-        example = self.encode_video(frames, timestamps)
+        sequence ends with '<|im_start|>assistant\\n'. `sam2_frames`: see `encode_video`."""
+        example = self.encode_video(frames, timestamps, sam2_frames)
         ids = self.prompt_ids(
             prompt,
             example["frame_timestamps"].double().numpy(),
@@ -218,6 +223,7 @@ class EvqaProcessor:
         mask_targets: np.ndarray | None = None,
         ref_prompts=None,
         mask_valid: np.ndarray | None = None,
+        sam2_frames: bool = True,
     ) -> dict[str, torch.Tensor]:
         """One training example.
 
@@ -226,12 +232,13 @@ class EvqaProcessor:
             prompt: the user text (after the video); target: the assistant text, e.g. `format_target(...)`.
             mask_targets: bool [T, H, W] evidence mask per sampled frame (objects unioned), or None.
             mask_valid: bool [T], False where a frame has no annotation (its target is unknown, not empty).
-            ref_prompts: see `_ref_tensors`.
+            ref_prompts: see `_ref_tensors`. sam2_frames: False leaves out `sam2_pixel_values` (a sample
+                without mask targets does not need them).
         Returns input_ids / attention_mask / labels / mm_token_type_ids [L] (labels -100 except the target
         and its `<|im_end|>`), the `encode_video` tensors, ref_boxes [R, 4], ref_times [R], and with masks
         mask_targets bool [T, S, S] and mask_valid bool [T].
         """
-        example = self.encode_generation_prompt(frames, timestamps, prompt, ref_prompts)
+        example = self.encode_generation_prompt(frames, timestamps, prompt, ref_prompts, sam2_frames)
         prompt_len = len(example["input_ids"])
         target_ids = self.target_ids(target) if target is not None else []
         input_ids = torch.cat([example["input_ids"], torch.tensor(target_ids, dtype=torch.long)])

@@ -123,10 +123,12 @@ class EvqaQwen3VLProcessor(EvqaProcessor):
         except ValueError as err:
             raise InputError(f"frames of {height}x{width}: {err}", field="frames") from None
 
-    def encode_video(self, frames: np.ndarray, timestamps: Sequence[float]) -> dict[str, torch.Tensor]:
+    def encode_video(
+        self, frames: np.ndarray, timestamps: Sequence[float], sam2_frames: bool = True
+    ) -> dict[str, torch.Tensor]:
         """uint8 frames [T, H, W, 3] + timestamps [T] (seconds) -> pixel_values_videos [N, 3*2*16*16]
         float32, video_grid_thw [1, 3] int64, frame_timestamps [T] float32 (seconds), sam2_pixel_values
-        [T, 3, S, S] float32."""
+        [T, 3, S, S] float32 (unless `sam2_frames` is False: a sample without masks to train does without)."""
         frames = check_frames(frames)
         times = np.asarray(timestamps, dtype=np.float64).reshape(-1)
         if len(times) != len(frames):
@@ -137,12 +139,14 @@ class EvqaQwen3VLProcessor(EvqaProcessor):
         resized = resize_frames(frames, height, width, Image.Resampling.BICUBIC)
         pixels = normalize(resized, IMAGENET_STANDARD_MEAN, IMAGENET_STANDARD_STD)
         patches, grid = patchify(pixels, self.patch_size, self.merge_size, self.temporal_patch_size)
-        return {
+        example = {
             "pixel_values_videos": torch.from_numpy(patches),
             "video_grid_thw": torch.tensor([grid], dtype=torch.long),
             "frame_timestamps": torch.from_numpy(times.astype(np.float32)),
-            "sam2_pixel_values": torch.from_numpy(sam2_pixels(frames, self.sam2_image_size)),
         }
+        if sam2_frames:
+            example["sam2_pixel_values"] = torch.from_numpy(sam2_pixels(frames, self.sam2_image_size))
+        return example
 
     # ---- text ----------------------------------------------------------------------------------------
     def prompt_ids(self, prompt: str, timestamps: np.ndarray, num_video_tokens: int) -> list[int]:

@@ -39,7 +39,8 @@ class EvqaTrainCollator:
             sample). num_frames: `data.num_frames` (the upstream rule's frame budget).
     Returns (per call) the padded batch dict that `EvqaForConditionalGeneration.forward(**batch)` takes:
     input_ids / labels / attention_mask / mm_token_type_ids [B, L], pixel_values_videos, video_grid_thw,
-    second_per_grid_ts, and per-sample SAM2 frames and mask targets (None for text samples).
+    second_per_grid_ts, and per-sample SAM2 frames and mask targets (None for text samples, which skip the
+    SAM2 frames' preprocessing; a batch of text samples has no sam2_pixel_values).
     """
 
     def __init__(self, processor, resolution: str = "processor", num_frames: int = 8):
@@ -69,6 +70,7 @@ class EvqaTrainCollator:
             target=example.target,
             mask_targets=example.mask_targets,
             mask_valid=example.mask_valid,
+            sam2_frames=example.mask_targets is not None,
         )
 
     def __call__(self, examples: Sequence[TrainExample]) -> dict:
