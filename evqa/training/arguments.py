@@ -81,12 +81,17 @@ class TrainingArguments(transformers.TrainingArguments):
     `learning_rate`). resume: "auto" (latest checkpoint in output_dir, if any), "scratch" (ignore existing
     checkpoints), or a checkpoint folder. merge_lora: also save `<output_dir>/merged` with LoRA folded in.
     bf16 / activation_checkpointing / tf32: "auto" turns them on exactly when a CUDA GPU (Ampere or newer for
-    tf32) is present.
+    tf32) is present. mask_step_threads: CPU intra-op threads for the steps of batches with mask targets (SAM2's
+    image encoder and tracking have large convolutions and matrix products that spread over cores, while
+    text-only steps of a small model are latency-bound and keep the process's setting); 0 leaves the
+    setting alone.
     """
 
     def __post_init__(self):
         if self.stage not in ("sft", "dpo"):
             raise ValueError(f"stage must be sft or dpo, got {self.stage!r}")
+        if self.mask_step_threads < 0:
+            raise ValueError(f"mask_step_threads must be >= 0, got {self.mask_step_threads}")
         gpu = torch.cuda.is_available()
         if self.bf16 == "auto":
             self.bf16 = gpu and torch.cuda.is_bf16_supported()
@@ -119,3 +124,4 @@ class TrainingArguments(transformers.TrainingArguments):
     tf32: bool | str | None = None  # "auto": on with an Ampere or newer GPU
     activation_checkpointing: bool | str | None = "auto"  # "auto": on with a CUDA GPU
     ddp_find_unused_parameters: bool | None = True  # text-only steps leave SAM2 without gradients
+    mask_step_threads: int = 0  # CPU intra-op threads while a batch with mask targets trains; 0: unchanged

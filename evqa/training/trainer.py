@@ -124,6 +124,19 @@ class EvqaTrainer(Trainer):
             if result.unexpected_keys:
                 raise ModelError(f"{path}: weights the model has no place for: {result.unexpected_keys[:8]}")
 
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        """The HF step (forward and backward), on `args.mask_step_threads` intra-op threads when the batch
+        has mask targets."""
+        threads = getattr(self.args, "mask_step_threads", 0)
+        if not threads or not any(t is not None for t in inputs.get("mask_targets") or ()):
+            return super().training_step(model, inputs, num_items_in_batch)
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return super().training_step(model, inputs, num_items_in_batch)
+        finally:
+            torch.set_num_threads(previous)
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
         for key in LOSS_KEYS:

@@ -76,3 +76,35 @@ def test_training_moves_trainable_weights_only_and_lora_merges(lora_setup, tmp_p
         merged = merged_model(**batch)
     torch.testing.assert_close(merged.logits, adapted.logits, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(merged.lm_loss, adapted.lm_loss, atol=1e-5, rtol=1e-5)
+
+
+def test_mask_steps_train_on_their_own_thread_count(monkeypatch, tmp_path):
+    """`mask_step_threads` holds for the step (forward and backward) of a batch with mask targets only, and
+    the previous setting comes back even when the step fails."""
+    seen = []
+
+    def step(self, model, inputs, num_items_in_batch=None):
+        seen.append(torch.get_num_threads())
+        if inputs.get("fail"):
+            raise RuntimeError("step failed")
+        return torch.tensor(0.0)
+
+    monkeypatch.setattr("transformers.Trainer.training_step", step)
+    trainer = EvqaTrainer.__new__(EvqaTrainer)  # the step reads only `args`
+    trainer.args = TrainingArguments(output_dir=str(tmp_path), mask_step_threads=2)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        trainer.training_step(None, {"mask_targets": [None, torch.zeros(2, 4, 4)]})
+        trainer.training_step(None, {"mask_targets": [None, None]})
+        trainer.training_step(None, {"input_ids": torch.zeros(1, 3)})
+        with pytest.raises(RuntimeError, match="step failed"):
+            trainer.training_step(None, {"mask_targets": [torch.zeros(2, 4, 4)], "fail": True})
+        assert seen == [2, 1, 1, 2] and torch.get_num_threads() == 1
+        trainer.args = TrainingArguments(output_dir=str(tmp_path))  # 0: the setting is left alone
+        trainer.training_step(None, {"mask_targets": [torch.zeros(2, 4, 4)]})
+        assert seen[-1] == 1
+    finally:
+        torch.set_num_threads(previous)
+    with pytest.raises(ValueError, match="mask_step_threads must be >= 0"):
+        TrainingArguments(output_dir=str(tmp_path), mask_step_threads=-1)
