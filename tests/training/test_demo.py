@@ -27,7 +27,7 @@ def short_demo(tmp_path_factory):
     from evqa.training.demo import run_demo
 
     out = tmp_path_factory.mktemp("demo")
-    # the demo config with three quarters of its steps (`make demo` runs 875): Acc 100, mIoU 55.5, J&F 78.6 here
+    # the demo config with three quarters of its steps (`make demo` runs 875): Acc 100, mIoU 55.6, J&F 77.4 here
     results = run_demo(out / "demo", data_root=str(out / "synth"), overrides=["training.max_steps=650"])
     return out / "demo", results
 
